@@ -1,0 +1,1 @@
+"""Analysis methods, one module each, found through :mod:`reportgen.analyses.registry`."""

@@ -1,0 +1,25 @@
+"""Accuracy on the test set."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
+from reportgen.analyses.registry import register
+
+
+@register
+class Accuracy(Analysis):
+    """Share of test images whose top-1 prediction is the true class."""
+
+    name = "accuracy"
+    title = Msg("Accuracy")
+
+    def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
+        ev = ctx.evaluation
+        return AnalysisResult(
+            metrics={"accuracy": ev["accuracy"], "correct": ev["correct"], "total": ev["total"]},
+            notes=[Msg("Test accuracy: {accuracy} ({correct} of {total} test images correct).",
+                       {"accuracy": f"{ev['accuracy']:.2%}", "correct": ev["correct"],
+                        "total": ev["total"]})],
+        )

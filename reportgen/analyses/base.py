@@ -1,0 +1,123 @@
+"""The common interface of every analysis: a Params model and ``run(ctx) → AnalysisResult``.
+
+Analyses compute numbers and figures; they never produce HTML. Text they return is a
+:class:`Msg` (an English msgid plus parameters) translated at render time.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from reportgen.run.data import LoadedData
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A translatable text: ``msgid`` is the English source with ``{name}`` placeholders."""
+
+    msgid: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"msgid": self.msgid, "params": self.params}
+
+
+@dataclass
+class Figure:
+    """A PNG written by :mod:`reportgen.figures`, with its caption."""
+
+    path: Path
+    caption: Msg
+    wide: bool = False
+
+
+@dataclass
+class Table:
+    """A table: column headers are Msgs (translated), cells are plain values."""
+
+    columns: list[Msg]
+    rows: list[list[Any]]
+    caption: Msg | None = None
+    css_class: str = ""
+
+
+@dataclass
+class AnalysisResult:
+    """What one analysis of one experiment produced."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    notes: list[Msg] = field(default_factory=list)
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class AnalysisContext:
+    """Everything an analysis may read about one trained/evaluated experiment."""
+
+    experiment: str
+    classes: list[str]
+    model: Any  # keras.Model
+    data: LoadedData
+    preprocess: Any  # Callable[[np.ndarray], np.ndarray]
+    history: dict[str, list[float]] | None
+    figure_dir: Path
+    seed: int
+    languages: list[str]
+    batch_size: int = 256
+
+    @cached_property
+    def test_probabilities(self) -> np.ndarray:
+        """Softmax outputs on the whole test set, computed once and shared by all analyses."""
+        x = self.preprocess(self.data.test.x)
+        return np.asarray(self.model.predict(x, batch_size=self.batch_size, verbose=0))
+
+    @property
+    def y_true(self) -> np.ndarray:
+        return self.data.test.y
+
+    @cached_property
+    def y_pred(self) -> np.ndarray:
+        return self.test_probabilities.argmax(axis=1)
+
+    @cached_property
+    def evaluation(self) -> dict[str, Any]:
+        """Accuracy, per-class metrics and confusion matrix (see :mod:`reportgen.run.evaluate`)."""
+        from reportgen.run.evaluate import evaluate
+
+        return evaluate(self.y_true, self.y_pred, self.classes)
+
+    def label(self, msgid: str, **params: Any) -> str:
+        """A figure label in every report language, e.g. ``預測類別 / Predicted class``."""
+        from reportgen.i18n import joined
+
+        return joined(msgid, self.languages, params)
+
+    def figure_path(self, name: str) -> Path:
+        self.figure_dir.mkdir(parents=True, exist_ok=True)
+        return self.figure_dir / f"{name}.png"
+
+
+class Analysis(ABC):
+    """One analysis method. Subclasses set ``name`` and ``title`` and implement ``run``."""
+
+    name: ClassVar[str]
+    title: ClassVar[Msg]
+    Params: ClassVar[type[BaseModel]] = NoParams
+    needs_history: ClassVar[bool] = False
+
+    @abstractmethod
+    def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
+        """Compute the analysis for one experiment."""

@@ -1,0 +1,39 @@
+"""Per-class precision, recall, F1 and support, with macro and weighted averages."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Table
+from reportgen.analyses.registry import register
+
+COLUMNS = [Msg("Class"), Msg("Precision"), Msg("Recall"), Msg("F1-score"), Msg("Support")]
+
+
+def _cells(entry: dict) -> list:
+    return [f"{entry['precision']:.4f}", f"{entry['recall']:.4f}", f"{entry['f1']:.4f}",
+            entry["support"]]
+
+
+@register
+class ClassificationReport(Analysis):
+    """The table of ``sklearn.metrics.classification_report``, to four decimals."""
+
+    name = "classification_report"
+    title = Msg("Per-class precision, recall and F1")
+
+    def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
+        ev = ctx.evaluation
+        rows = [[name, *_cells(ev["per_class"][name])] for name in ctx.classes]
+        rows.append([Msg("Macro average"), *_cells(ev["macro_avg"])])
+        rows.append([Msg("Weighted average"), *_cells(ev["weighted_avg"])])
+        f1 = {name: entry["f1"] for name, entry in ev["per_class"].items()}
+        best, worst = max(f1, key=f1.get), min(f1, key=f1.get)
+        return AnalysisResult(
+            metrics={"per_class": ev["per_class"], "macro_avg": ev["macro_avg"],
+                     "weighted_avg": ev["weighted_avg"]},
+            tables=[Table(columns=COLUMNS, rows=rows, css_class="metrics")],
+            notes=[Msg("Highest F1: {best} ({best_f1}); lowest F1: {worst} ({worst_f1}).",
+                       {"best": best, "best_f1": f"{f1[best]:.4f}",
+                        "worst": worst, "worst_f1": f"{f1[worst]:.4f}"})],
+        )

@@ -1,0 +1,44 @@
+"""Training curves: accuracy and loss per epoch, train vs validation."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel
+
+from reportgen import figures
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses.registry import register
+
+
+@register
+class TrainingCurves(Analysis):
+    """Curves from the Keras history; the epoch with the lowest validation loss is marked."""
+
+    name = "training_curves"
+    title = Msg("Training curves")
+
+    def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
+        history = ctx.history
+        if not history or not history.get("loss"):
+            return AnalysisResult(notes=[Msg("No training history: the model was evaluated as loaded.")])
+        val_loss = history.get("val_loss") or []
+        best_epoch = int(np.argmin(val_loss)) + 1 if val_loss else None
+        path = figures.training_curves(
+            history, ctx.figure_path("training_curves"),
+            titles=(ctx.label("Accuracy"), ctx.label("Loss")), xlabel=ctx.label("Epoch"),
+            train_label=ctx.label("Training"), val_label=ctx.label("Validation"),
+            best_label=ctx.label("Lowest validation loss"), best_epoch=best_epoch)
+        metrics = {"epochs_run": len(history["loss"]), "best_epoch": best_epoch,
+                   "final": {k: float(v[-1]) for k, v in history.items() if v}}
+        notes = []
+        if best_epoch is not None:
+            notes.append(Msg("Validation loss was lowest at epoch {best_epoch} of {epochs} "
+                             "({val_loss}); those weights are the ones evaluated.",
+                             {"best_epoch": best_epoch, "epochs": len(history["loss"]),
+                              "val_loss": f"{val_loss[best_epoch - 1]:.4f}"}))
+        return AnalysisResult(
+            metrics=metrics,
+            figures=[Figure(path, Msg("Accuracy (left) and loss (right) per epoch for {experiment}.",
+                                      {"experiment": ctx.experiment}), wide=True)],
+            notes=notes,
+        )

@@ -1,0 +1,114 @@
+"""Command line: ``reportgen build`` and ``reportgen validate``.
+
+Exit codes: 0 all good; 1 the report was written but an experiment failed; 2 bad input
+(manifest, files, options) — nothing was built; 130 interrupted (outputs of the last good
+build are untouched).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from reportgen import __version__
+from reportgen.errors import ReportgenError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Turn a TOML manifest of image-classification experiments into a bilingual "
+         "(Traditional Chinese + English) study report in HTML and PDF.")
+
+EXIT_OK, EXIT_EXPERIMENT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _fail(exc: ReportgenError) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _quiet_tensorflow() -> None:
+    # TF's C++ log lines (start-up banners, tf.data graph attribute notices) would drown the
+    # progress lines; failures still surface as Python exceptions.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"reportgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                        help="Print the version and exit.")) -> None:
+    """reportgen: experiments.toml → report.html + report.pdf + metrics.json."""
+
+
+@app.command()
+def build(
+    manifest: Path = typer.Argument(..., help="The experiments manifest (TOML)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder; overrides "
+                                       "[report].output_dir of the manifest."),
+    only: Optional[list[str]] = typer.Option(None, "--only", help="Run only this experiment "
+                                             "(repeatable); the report then holds only these."),
+    force: bool = typer.Option(False, "--force", help="Retrain every experiment even when a "
+                               "cached model with the same settings exists."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+) -> None:
+    """Train or load every experiment, run its analyses and write the report.
+
+    Progress (experiment, stage, epoch) goes to stderr; the output paths are printed at the end.
+    """
+    _quiet_tensorflow()
+    from reportgen.pipeline import build as run_build
+    from reportgen.progress import Progress
+
+    try:
+        outcome = run_build(manifest, out=out, only=only or None, force=force,
+                            progress=Progress(quiet=quiet))
+    except ReportgenError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished experiments stay cached; the last complete report "
+                   "was not touched.", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    for path in outcome.outputs:
+        typer.echo(str(path))
+    if outcome.failed:
+        typer.echo(f"error: {len(outcome.failed)} experiment(s) failed: {', '.join(outcome.failed)}; "
+                   f"see the report and {outcome.out_dir / 'experiments'}/<name>/error.log", err=True)
+        raise typer.Exit(EXIT_EXPERIMENT_FAILED)
+
+
+@app.command()
+def validate(manifest: Path = typer.Argument(..., help="The experiments manifest (TOML).")) -> None:
+    """Check the manifest, its files and class lists without training anything."""
+    from reportgen.config import check_files, load_manifest
+
+    try:
+        parsed = load_manifest(manifest)
+        check_files(parsed, manifest.resolve().parent)
+    except ReportgenError as exc:
+        _fail(exc)
+    typer.echo(f"{manifest}: OK — {len(parsed.datasets)} datasets, {len(parsed.models)} models, "
+               f"{len(parsed.experiments)} experiments")
+
+
+@app.command("list-analyses")
+def list_analyses() -> None:
+    """List the analysis methods a manifest can name."""
+    from reportgen.analyses.registry import available
+
+    for name, cls in available().items():
+        typer.echo(f"{name:24s} {cls.title.msgid}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,134 @@
+"""Manifest loading: TOML → pydantic → cross-reference checks, every problem reported at once."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from reportgen.config.schema import FileModel, Manifest
+from reportgen.errors import ConfigError
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """``('experiments', 1, 'train', 'epochs')`` → ``experiments[1].train.epochs``.
+
+    Pydantic adds the discriminator value (``'digits'``) and union-member names
+    (``'str'``, ``'AnalysisSpec'``, ``'function-after[...]'``) to locations; they are
+    not manifest keys, so they are dropped.
+    """
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _is_internal_loc(part):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _is_internal_loc(part: str) -> bool:
+    return part in {"digits", "fer2013_csv", "image_folder", "npz", "cnn", "application", "file",
+                    "str", "AnalysisSpec"} or "[" in part or part.startswith("function-")
+
+
+def _format_error(err: dict[str, Any]) -> str:
+    where = field_path(err["loc"])
+    msg = err["msg"]
+    if err["type"] == "missing":
+        return f"{where}: required key is missing"
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown key (check the spelling; see README 'Manifest reference')"
+    if err["type"] == "union_tag_invalid":
+        expected = err.get("ctx", {}).get("expected_tags", "")
+        return f"{where}.kind: expected one of {expected}, got {err['input'].get('kind')!r}" \
+            if isinstance(err.get("input"), dict) else f"{where}: {msg}"
+    if err["type"] == "union_tag_not_found":
+        return f"{where}.kind: required key is missing (it selects the kind of entry)"
+    given = err.get("input")
+    if isinstance(given, (dict, list)) and len(repr(given)) > 60:
+        given_text = type(given).__name__
+    else:
+        given_text = repr(given)
+    msg = msg.removeprefix("Value error, ")
+    return f"{where}: {msg}; got {given_text}"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file; decoding errors name the file, line and column."""
+    if not path.exists():
+        raise ConfigError(str(path), [f"manifest file not found: {path}"])
+    if path.is_dir():
+        raise ConfigError(str(path), [f"expected a manifest file, got a directory: {path}"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    if not text.strip():
+        raise ConfigError(str(path), ["the file is empty; start from the README's example manifest"])
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib puts "(at line L, column C)" in its message.
+        raise ConfigError(str(path), [f"invalid TOML: {exc}"]) from None
+
+
+def _cross_reference_problems(manifest: Manifest) -> list[str]:
+    """Problems pydantic cannot see: duplicate names, dangling references, unknown analyses."""
+    from reportgen.analyses.registry import analysis_problems
+
+    problems: list[str] = []
+    for table in ("datasets", "models", "experiments"):
+        seen: dict[str, int] = {}
+        for i, entry in enumerate(getattr(manifest, table)):
+            if entry.name in seen:
+                problems.append(f"{table}[{i}].name: duplicate name {entry.name!r} "
+                                f"(already used by {table}[{seen[entry.name]}])")
+            seen.setdefault(entry.name, i)
+    dataset_names = [d.name for d in manifest.datasets]
+    model_names = [m.name for m in manifest.models]
+    for i, exp in enumerate(manifest.experiments):
+        where = f"experiments[{i}]"
+        if exp.dataset not in dataset_names:
+            problems.append(f"{where}.dataset: unknown dataset {exp.dataset!r}; "
+                            f"expected one of {dataset_names}")
+        if exp.model not in model_names:
+            problems.append(f"{where}.model: unknown model {exp.model!r}; expected one of {model_names}")
+        elif exp.train is None and not isinstance(manifest.model(exp.model), FileModel):
+            problems.append(f"{where}.train: required because model {exp.model!r} is built from "
+                            f"scratch (only kind = \"file\" models can be evaluated without training)")
+        for j, spec in enumerate(exp.analysis_specs()):
+            problems += [f"{where}.analyses[{j}]{p}" for p in analysis_problems(spec)]
+    return problems
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Load and validate a manifest; raise ``ConfigError`` listing every problem."""
+    path = Path(path)
+    raw = read_toml(path)
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(str(path), [_format_error(e) for e in exc.errors()]) from None
+    problems = _cross_reference_problems(manifest)
+    if problems:
+        raise ConfigError(str(path), problems)
+    return manifest
+
+
+def check_files(manifest: Manifest, base_dir: Path) -> None:
+    """The checks of ``reportgen validate`` that touch the disk, without training anything:
+    files exist, folder classes match, model files and ImageNet weights are present."""
+    from reportgen.run.data import check_dataset
+    from reportgen.run.models import check_model
+
+    problems: list[str] = []
+    for i, ds in enumerate(manifest.datasets):
+        problems += [f"datasets[{i}].{p}" for p in check_dataset(ds, base_dir)]
+    for i, model in enumerate(manifest.models):
+        problems += [f"models[{i}].{p}" for p in check_model(model, base_dir)]
+    if problems:
+        raise ConfigError("manifest files", problems)

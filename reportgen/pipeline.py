@@ -1,0 +1,227 @@
+"""``build()``: manifest → plan → data/model/train → analyses → metrics.json + figures → HTML/PDF.
+
+Every experiment runs inside its own error boundary: a failed experiment is recorded (status,
+message, log file) and the others go on. Outputs are only replaced once complete.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reportgen import __version__
+from reportgen.analyses import registry
+from reportgen.analyses.base import AnalysisContext, AnalysisResult, Msg
+from reportgen.artifacts import write_json_atomic
+from reportgen.config import check_files, load_manifest
+from reportgen.config.schema import Manifest
+from reportgen.errors import ConfigError, ReportgenError
+from reportgen.plan import ExperimentPlan, make_plan
+from reportgen.progress import Progress
+
+
+@dataclass
+class AnalysisOutcome:
+    name: str
+    title: Msg
+    result: AnalysisResult | None
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class ExperimentOutcome:
+    plan: ExperimentPlan
+    status: str = "ok"
+    error: str | None = None
+    classes: list[str] = field(default_factory=list)
+    data_summary: dict[str, Any] = field(default_factory=dict)
+    model_summary: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, list[float]] | None = None
+    analyses: list[AnalysisOutcome] = field(default_factory=list)
+    timings: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BuildOutcome:
+    out_dir: Path
+    outputs: list[Path]
+    experiments: list[ExperimentOutcome]
+    metrics: dict[str, Any]
+
+    @property
+    def failed(self) -> list[str]:
+        return [e.plan.name for e in self.experiments if e.status != "ok"]
+
+
+def environment() -> dict[str, Any]:
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    device = "CPU"
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        device = f"GPU: {details.get('device_name', gpus[0].name)}"
+    return {"reportgen": __version__, "python": platform.python_version(),
+            "tensorflow": tf.__version__, "keras": keras.__version__, "device": device,
+            "platform": platform.platform()}
+
+
+def _run_analyses(ctx: AnalysisContext, plan: ExperimentPlan, progress: Progress) -> list[AnalysisOutcome]:
+    outcomes = []
+    for spec in plan.spec.analysis_specs():
+        cls = registry.get(spec.method)
+        start = time.perf_counter()
+        try:
+            result = cls().run(ctx, cls.Params.model_validate(spec.params))
+            error = None
+        except ReportgenError as exc:
+            result, error = None, str(exc)
+        except Exception as exc:  # noqa: BLE001 - one broken analysis must not sink the experiment
+            result, error = None, f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - start
+        progress.say(f"analysis {spec.method} ({seconds:.1f} s)" + (f" FAILED: {error}" if error else ""))
+        outcomes.append(AnalysisOutcome(spec.method, cls.title, result, seconds, error))
+    return outcomes
+
+
+def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, languages: list[str],
+                   force: bool, progress: Progress) -> ExperimentOutcome:
+    """Load data and model, train (or reuse the cache), evaluate and analyse one experiment."""
+    from reportgen.run import data as data_mod
+    from reportgen.run import models, train
+
+    outcome = ExperimentOutcome(plan)
+    timings = outcome.timings
+    start = time.perf_counter()
+
+    classes = data_mod.dataset_classes(plan.dataset, base_dir)
+    outcome.classes = classes
+    cache_dir = out_dir / "cache" / f"{plan.name}-{plan.cache_key}" if plan.trains else None
+    cached = None if (force or cache_dir is None) else train.load_cached(cache_dir)
+
+    stage = time.perf_counter()
+    if cached is not None:
+        model, history = cached
+        progress.say(f"cached model reused ({cache_dir.name})")
+    else:
+        train.seed_everything(plan.seed)
+        model, history = models.build_model(plan.model, len(classes), base_dir), None
+    timings["build_model"] = time.perf_counter() - stage
+    height, width, channels = models.model_input_shape(model)
+    preprocess = models.preprocess_function(plan.model)
+
+    stage = time.perf_counter()
+    progress.say(f"loading {plan.dataset.name} at {height}×{width}×{channels}")
+    data = data_mod.load_dataset(plan.dataset, (height, width), channels, plan.seed, base_dir)
+    timings["load_data"] = time.perf_counter() - stage
+    outcome.data_summary = {
+        "description": data.description, "train": int(len(data.train.y)),
+        "val": int(len(data.val.y)), "test": int(len(data.test.y)),
+        "skipped": len(data.skipped), "skipped_files": [f"{f}: {why}" for f, why in data.skipped],
+    }
+
+    timings["train"] = 0.0
+    if plan.trains and cached is None:
+        stage = time.perf_counter()
+        spec = plan.spec.train
+        progress.say(f"training for up to {spec.epochs} epochs on {len(data.train.y)} images")
+        augment = models.augmentation_layers(spec.augmentation, plan.seed) if spec.augmentation else None
+        history = train.train(model, data, spec, preprocess, augment, plan.seed, progress.stage("training"))
+        timings["train"] = time.perf_counter() - stage
+        train.save_cache(cache_dir, model, history, {"experiment": plan.name, "seed": plan.seed,
+                                                     "train_seconds": timings["train"]})
+    outcome.history = history
+    outcome.cache = {"key": plan.cache_key, "hit": cached is not None,
+                     "dir": str(cache_dir) if cache_dir else None}
+    outcome.model_summary = {"name": plan.model.name, "kind": plan.model.kind,
+                             "input_shape": [height, width, channels], **models.count_params(model)}
+
+    experiment_dir = out_dir / "experiments" / plan.name
+    ctx = AnalysisContext(experiment=plan.name, classes=classes, model=model, data=data,
+                          preprocess=preprocess, history=history,
+                          figure_dir=experiment_dir / "figures", seed=plan.seed, languages=languages)
+    stage = time.perf_counter()
+    outcome.evaluation = ctx.evaluation
+    timings["predict"] = time.perf_counter() - stage
+    _save_predictions(experiment_dir, ctx)
+    outcome.analyses = _run_analyses(ctx, plan, progress)
+    timings["analyses"] = {a.name: a.seconds for a in outcome.analyses}
+    timings["total"] = time.perf_counter() - start
+    return outcome
+
+
+def _save_predictions(experiment_dir: Path, ctx: AnalysisContext) -> None:
+    """y_true / y_pred / probabilities of the test set, for checking the report's numbers."""
+    import numpy as np
+
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    tmp = experiment_dir / "predictions.tmp.npz"
+    np.savez_compressed(tmp, y_true=ctx.y_true, y_pred=ctx.y_pred,
+                        probabilities=ctx.test_probabilities)
+    tmp.replace(experiment_dir / "predictions.npz")
+
+
+def _failed(plan: ExperimentPlan, exc: BaseException, out_dir: Path, elapsed: float) -> ExperimentOutcome:
+    log_dir = out_dir / "experiments" / plan.name
+    log_dir.mkdir(parents=True, exist_ok=True)
+    (log_dir / "error.log").write_text("".join(traceback.format_exception(exc)))
+    message = str(exc) if isinstance(exc, ReportgenError) else f"{type(exc).__name__}: {exc}"
+    return ExperimentOutcome(plan, status="failed", error=message, timings={"total": elapsed})
+
+
+def resolve_out_dir(manifest: Manifest, manifest_path: Path, out: Path | None) -> Path:
+    if out is not None:
+        return out.resolve()
+    return (manifest_path.parent / manifest.report.output_dir).resolve()
+
+
+def build(manifest_path: Path, out: Path | None = None, only: list[str] | None = None,
+          force: bool = False, progress: Progress | None = None) -> BuildOutcome:
+    """Build the whole report. Raises ConfigError (exit 2) before doing any work on bad input."""
+    from reportgen.artifacts import metrics_document
+    from reportgen.render import render_outputs
+
+    progress = progress or Progress()
+    build_start = time.perf_counter()
+    manifest_path = Path(manifest_path).resolve()
+    manifest = load_manifest(manifest_path)
+    base_dir = manifest_path.parent
+    names = [e.name for e in manifest.experiments]
+    unknown = [n for n in (only or []) if n not in names]
+    if unknown:
+        raise ConfigError("--only", [f"unknown experiment {n!r}; expected one of {names}" for n in unknown])
+    check_files(manifest, base_dir)
+    out_dir = resolve_out_dir(manifest, manifest_path, out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    progress.say(f"manifest {manifest_path.name}: {len(names)} experiments → {out_dir}")
+    plans = make_plan(manifest, base_dir, only)
+    outcomes = []
+    for position, plan in enumerate(plans, start=1):
+        progress.experiment(position, len(plans), plan.name)
+        start = time.perf_counter()
+        try:
+            outcome = run_experiment(plan, base_dir, out_dir, manifest.report.languages, force, progress)
+            progress.say(f"done: accuracy {outcome.evaluation['accuracy']:.4f} "
+                         f"({outcome.timings['total']:.1f} s)")
+        except Exception as exc:  # noqa: BLE001 - recorded in the report and metrics.json
+            outcome = _failed(plan, exc, out_dir, time.perf_counter() - start)
+            progress.say(f"FAILED: {outcome.error}")
+        outcomes.append(outcome)
+
+    env = environment()
+    progress.done("rendering " + " + ".join(manifest.report.formats))
+    outputs, render_timings = render_outputs(manifest, outcomes, env, out_dir)
+    metrics = metrics_document(manifest, manifest_path, outcomes, env, render_timings,
+                               time.perf_counter() - build_start)
+    metrics_path = out_dir / "metrics.json"
+    write_json_atomic(metrics_path, metrics)
+    return BuildOutcome(out_dir, [*outputs, metrics_path], outcomes, metrics)

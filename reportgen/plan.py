@@ -1,0 +1,90 @@
+"""Manifest → one ExperimentPlan per experiment, each with the cache key of its trained model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reportgen.config.schema import ExperimentSpec, FileModel, Manifest
+
+# Bump when training code changes in a way that makes old cached models wrong.
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ExperimentPlan:
+    index: int
+    spec: ExperimentSpec
+    dataset: Any
+    model: Any
+    seed: int
+    cache_key: str | None  # None: nothing to train (a file model evaluated as loaded)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def trains(self) -> bool:
+        return self.spec.train is not None
+
+
+def _file_fingerprint(path: Path) -> dict[str, Any]:
+    """Size and modification time: cheap, and changes whenever the data file is replaced."""
+    if path.is_file():
+        stat = path.stat()
+        return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        digest = hashlib.sha256()
+        for p in files:
+            stat = p.stat()
+            digest.update(f"{p.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        return {"tree": digest.hexdigest()}
+    return {"missing": True}
+
+
+def _data_fingerprints(dataset: Any, base_dir: Path) -> dict[str, Any]:
+    out = {}
+    for key in ("path", "train_dir", "val_dir", "test_dir"):
+        value = getattr(dataset, key, None)
+        if value is not None:
+            out[key] = _file_fingerprint(base_dir / value)
+    return out
+
+
+def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_dir: Path) -> str:
+    """Hash of everything that determines the trained weights."""
+    import keras
+    import tensorflow as tf
+
+    from reportgen import __version__
+
+    payload = {
+        "cache_version": CACHE_VERSION,
+        "dataset": dataset.model_dump(mode="json"),
+        "data_files": _data_fingerprints(dataset, base_dir),
+        "model": model.model_dump(mode="json"),
+        "model_file": _data_fingerprints(model, base_dir) if isinstance(model, FileModel) else {},
+        "train": spec.train.model_dump(mode="json") if spec.train else None,
+        "seed": seed,
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
+                     "reportgen": __version__.split("+")[0]},
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def make_plan(manifest: Manifest, base_dir: Path, only: list[str] | None = None) -> list[ExperimentPlan]:
+    """Plans in manifest order; ``only`` keeps the named experiments."""
+    plans = []
+    for index, spec in enumerate(manifest.experiments):
+        if only and spec.name not in only:
+            continue
+        dataset, model = manifest.dataset(spec.dataset), manifest.model(spec.model)
+        key = cache_key(spec, dataset, model, manifest.report.seed, base_dir) if spec.train else None
+        plans.append(ExperimentPlan(index, spec, dataset, model, manifest.report.seed, key))
+    return plans

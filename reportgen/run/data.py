@@ -1,0 +1,869 @@
+"""Dataset loading: a manifest dataset spec → uint8 image arrays split into train/val/test.
+
+Every ``kind`` plugs in through three registries keyed on the kind string:
+
+* ``@register_loader(kind)``  — ``(spec, base_dir) -> RawData``: the class list plus either one
+  ``pool`` (split here by ``spec.split``) or predefined ``train``/``test`` (+ optional ``val``)
+  parts, at the source resolution. A part holds either an image array or a list of image files
+  that are decoded later (after ``max_samples`` has picked which ones are needed).
+* ``@register_classes(kind)`` — ``(spec, base_dir) -> list[str]``: class names, cheaply.
+* ``@register_check(kind)``   — ``(spec, base_dir) -> list[str]``: cheap validation problems.
+
+The shared pipeline in :func:`load_dataset` then subsamples (``max_samples``), decodes,
+resizes/converts to the target size and channel count, and splits (stratified, seeded).
+
+Heavy libraries (scikit-learn, Pillow) are imported lazily so ``reportgen validate`` stays fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import warnings
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reportgen.config.schema import FER2013_CLASSES, SplitSpec
+from reportgen.errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".gif")
+FER2013_COLUMNS = ("emotion", "pixels", "Usage")
+FER2013_SIDE = 48
+DIGITS_CLASSES = [str(i) for i in range(10)]
+
+
+# --------------------------------------------------------------------------- public results
+
+
+@dataclass(eq=False)
+class ImageSet:
+    """One split: ``x`` uint8 (N, H, W, C) at the target size, ``y`` int64 (N,) class indices."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass(eq=False)
+class LoadedData:
+    classes: list[str]
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet
+    skipped: list[tuple[str, str]]
+    """(file path, reason) for every unreadable image file that was left out."""
+    description: str
+    """One short English line describing the source, e.g. "scikit-learn digits: 1,797 images, 8×8 gray"."""
+
+
+# --------------------------------------------------------------------------- loader contract
+
+
+@dataclass(eq=False)
+class RawPart:
+    """Labels plus either source images (``x``) or image files to decode (``files``)."""
+
+    y: np.ndarray
+    x: np.ndarray | None = None
+    """uint8 (N, H, W) or (N, H, W, C) with C in 1..4, any source size."""
+    files: list[Path] | None = None
+    root: Path | None = None
+    """For ``files``: the folder holding one sub-folder per class (named in error messages)."""
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def take(self, idx: np.ndarray) -> RawPart:
+        idx = np.asarray(idx, dtype=np.int64)
+        return RawPart(
+            y=self.y[idx],
+            x=None if self.x is None else self.x[idx],
+            files=None if self.files is None else [self.files[i] for i in idx],
+            root=self.root,
+        )
+
+
+@dataclass(eq=False)
+class RawData:
+    classes: list[str]
+    description: str
+    pool: RawPart | None = None
+    """Everything in one part, split by ``split`` (test first, then val from the rest)."""
+    train: RawPart | None = None
+    val: RawPart | None = None
+    """Predefined validation part; if None (and ``pool`` is None) it is carved from train."""
+    test: RawPart | None = None
+    split: SplitSpec = field(default_factory=SplitSpec)
+
+
+Loader = Callable[[Any, Path], RawData]
+ClassLister = Callable[[Any, Path], list[str]]
+Checker = Callable[[Any, Path], list[str]]
+
+LOADERS: dict[str, Loader] = {}
+CLASS_LISTERS: dict[str, ClassLister] = {}
+CHECKERS: dict[str, Checker] = {}
+
+
+def register_loader(kind: str) -> Callable[[Loader], Loader]:
+    def decorate(func: Loader) -> Loader:
+        LOADERS[kind] = func
+        return func
+
+    return decorate
+
+
+def register_classes(kind: str) -> Callable[[ClassLister], ClassLister]:
+    def decorate(func: ClassLister) -> ClassLister:
+        CLASS_LISTERS[kind] = func
+        return func
+
+    return decorate
+
+
+def register_check(kind: str) -> Callable[[Checker], Checker]:
+    def decorate(func: Checker) -> Checker:
+        CHECKERS[kind] = func
+        return func
+
+    return decorate
+
+
+def _registered(registry: dict[str, Any], spec: Any) -> Any:
+    kind = getattr(spec, "kind", None)
+    if kind not in registry:
+        known = ", ".join(sorted(registry))
+        name = getattr(spec, "name", "?")
+        raise DataError(f"Dataset '{name}': unknown kind {kind!r}; known kinds: {known}.")
+    return registry[kind]
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def dataset_classes(spec: Any, base_dir: Path) -> list[str]:
+    """Class names in label order, without decoding any image (raises DataError if unknowable)."""
+    return list(_registered(CLASS_LISTERS, spec)(spec, Path(base_dir)))
+
+
+def check_dataset(spec: Any, base_dir: Path) -> list[str]:
+    """Cheap validation: one line per problem, starting with the field name (no "datasets[i].")."""
+    checker = CHECKERS.get(getattr(spec, "kind", None))
+    if checker is None:
+        kind = getattr(spec, "kind", None)
+        return [f"kind: unknown dataset kind {kind!r}; known kinds: {', '.join(sorted(LOADERS))}"]
+    try:
+        return list(checker(spec, Path(base_dir)))
+    except (OSError, DataError) as exc:  # e.g. a folder that cannot be listed
+        return [f"path: {exc}"]
+
+
+def load_dataset(
+    spec: Any, image_size: tuple[int, int], channels: int, seed: int, base_dir: Path
+) -> LoadedData:
+    """Load ``spec`` as uint8 (N, H, W, C) arrays at ``image_size`` = (height, width).
+
+    Order: pick ``max_samples`` (stratified, seeded) → decode/resize/convert → split
+    (stratified, seeded). The same spec and seed always give identical arrays.
+    """
+    height, width = (int(v) for v in image_size)
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image_size must be positive (height, width), got {tuple(image_size)}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    size = (height, width)
+    seed = int(seed) % (2**32)
+    raw = _registered(LOADERS, spec)(spec, Path(base_dir))
+    classes = list(raw.classes)
+    for part in (raw.pool, raw.train, raw.val, raw.test):
+        if part is not None:
+            _check_label_range(spec, part.y, len(classes))
+    max_samples = getattr(spec, "max_samples", None)
+    skipped: list[tuple[str, str]] = []
+    notes: list[str] = []
+
+    if raw.pool is not None:
+        pool = raw.pool
+        if max_samples is not None and max_samples < len(pool):
+            pool = pool.take(_stratified_pick(pool.y, max_samples, seed))
+            notes.append(f"max_samples: {len(pool):,} used")
+        full = _materialize(spec, pool, size, channels, classes, skipped)
+        rest, test_idx = _split_indices(spec, np.arange(len(full)), full.y, raw.split.test, seed)
+        val_share = raw.split.val / (1.0 - raw.split.test)
+        train_idx, val_idx = _split_indices(spec, rest, full.y[rest], val_share, seed)
+        train, val, test = (_subset(full, i) for i in (train_idx, val_idx, test_idx))
+    else:
+        if raw.train is None or raw.test is None:
+            raise DataError(
+                f"Dataset '{spec.name}': the loader gave neither a pool nor train and test parts."
+            )
+        parts = {"train": raw.train, "val": raw.val, "test": raw.test}
+        present = {k: p for k, p in parts.items() if p is not None}
+        total = sum(len(p) for p in present.values())
+        if max_samples is not None and max_samples < total:
+            quotas = _allocate(max_samples, {k: len(p) for k, p in present.items()})
+            present = {k: p.take(_stratified_pick(p.y, quotas[k], seed)) for k, p in present.items()}
+            notes.append(f"max_samples: {sum(len(p) for p in present.values()):,} used")
+        loaded = {k: _materialize(spec, p, size, channels, classes, skipped) for k, p in present.items()}
+        train, test = loaded["train"], loaded["test"]
+        if "val" in loaded:
+            val = loaded["val"]
+        else:
+            keep, carved = _split_indices(spec, np.arange(len(train)), train.y, raw.split.val, seed)
+            train, val = _subset(train, keep), _subset(train, carved)
+
+    for name, part in (("train", train), ("validation", val), ("test", test)):
+        if len(part) == 0:
+            raise DataError(
+                f"Dataset '{spec.name}': the {name} split is empty after loading "
+                f"({len(train)} train / {len(val)} validation / {len(test)} test images); "
+                "give more data or a larger max_samples."
+            )
+    if skipped:
+        notes.append(f"{len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} skipped")
+    description = raw.description + (f" ({'; '.join(notes)})" if notes else "")
+    return LoadedData(
+        classes=classes, train=train, val=val, test=test, skipped=skipped, description=description
+    )
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def resolve_path(base_dir: Path, path: Path | str) -> Path:
+    """``path`` made absolute against ``base_dir`` (``~`` expanded, symlinks kept)."""
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = Path(base_dir) / p
+    return Path(os.path.abspath(p))
+
+
+def _check_label_range(spec: Any, y: np.ndarray, n_classes: int) -> None:
+    if y.size and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+        bad = sorted({int(v) for v in y[(y < 0) | (y >= n_classes)]})[:10]
+        raise DataError(
+            f"Dataset '{spec.name}': labels {bad} are outside the class list; "
+            f"expected 0..{n_classes - 1} for {n_classes} classes."
+        )
+
+
+def _stratified_pick(y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Indices of ``k`` samples (stratified when possible), in their original order."""
+    n = len(y)
+    if k >= n:
+        return np.arange(n)
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    try:
+        picked, _ = train_test_split(idx, train_size=k, stratify=y, random_state=seed)
+    except ValueError:  # a class with a single sample, or k smaller than the class count
+        picked = np.random.default_rng(seed).permutation(n)[:k]
+    return np.sort(np.asarray(picked, dtype=np.int64))
+
+
+def _split_indices(
+    spec: Any, idx: np.ndarray, y: np.ndarray, share: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``idx`` into (rest, taken) with ``share`` taken, stratified on ``y`` when possible."""
+    from sklearn.model_selection import train_test_split
+
+    try:
+        rest, taken = train_test_split(idx, test_size=share, stratify=y, random_state=seed)
+    except ValueError:
+        try:
+            rest, taken = train_test_split(idx, test_size=share, random_state=seed)
+        except ValueError as exc:
+            raise DataError(
+                f"Dataset '{spec.name}': cannot split {len(idx)} images into parts of "
+                f"{1 - share:.0%} and {share:.0%} ({exc}); give more data or a larger max_samples."
+            ) from None
+    return np.asarray(rest, dtype=np.int64), np.asarray(taken, dtype=np.int64)
+
+
+def _allocate(total: int, sizes: dict[str, int]) -> dict[str, int]:
+    """Share ``total`` among parts proportionally to ``sizes`` (largest remainder, ≥1 each)."""
+    n = sum(sizes.values())
+    exact = {k: total * s / n for k, s in sizes.items()}
+    quotas = {k: int(math.floor(v)) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: exact[k] - quotas[k], reverse=True)[: total - sum(quotas.values())]:
+        quotas[k] += 1
+    for k in quotas:
+        if quotas[k] == 0 and sizes[k] > 0:
+            donor = max(quotas, key=lambda d: quotas[d])
+            if quotas[donor] > 1:
+                quotas[donor] -= 1
+            quotas[k] = 1
+    return {k: min(q, sizes[k]) for k, q in quotas.items()}
+
+
+def _subset(images: ImageSet, idx: np.ndarray) -> ImageSet:
+    return ImageSet(x=np.ascontiguousarray(images.x[idx]), y=np.ascontiguousarray(images.y[idx]))
+
+
+def _materialize(
+    spec: Any, part: RawPart, size: tuple[int, int], channels: int, classes: list[str],
+    skipped: list[tuple[str, str]],
+) -> ImageSet:
+    height, width = size
+    if part.files is None:
+        if part.x is None:
+            raise DataError(f"Dataset '{spec.name}': the loader gave labels without images.")
+        x = convert_images(part.x, size, channels)
+        return ImageSet(x=x, y=np.asarray(part.y, dtype=np.int64))
+    out = np.empty((len(part.files), height, width, channels), dtype=np.uint8)
+    keep = np.zeros(len(part.files), dtype=bool)
+    for i, path in enumerate(part.files):
+        try:
+            out[i] = decode_image(path, size, channels)
+        except Exception as exc:  # noqa: BLE001 - any decoding failure means "unreadable"
+            skipped.append((str(path), f"{type(exc).__name__}: {exc}"))
+            continue
+        keep[i] = True
+    y = np.asarray(part.y, dtype=np.int64)
+    lost = sorted(set(np.unique(y).tolist()) - set(np.unique(y[keep]).tolist()))
+    if lost:
+        folders = ", ".join(str((part.root or Path(".")) / classes[c]) for c in lost)
+        raise DataError(
+            f"Dataset '{spec.name}': no readable image in class folder {folders}; every file there "
+            "failed to decode (see the skipped files). Each class needs at least one readable image."
+        )
+    return ImageSet(x=out[keep], y=y[keep])
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma exactly as Pillow's RGB→"L" conversion (fixed point, rounded)."""
+    r, g, b = (rgb[..., i].astype(np.uint32) for i in range(3))
+    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)[..., None]
+
+
+def convert_images(x: np.ndarray, size: tuple[int, int], channels: int) -> np.ndarray:
+    """uint8 (N, H, W) or (N, H, W, C≤4) → uint8 (N, height, width, channels).
+
+    RGB→gray uses Pillow's ITU-R 601 luma, gray→RGB repeats the channel, alpha is dropped;
+    resizing is Pillow bilinear (antialiased when shrinking) and skipped at the right size.
+    """
+    x = np.asarray(x)
+    if x.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images, got {x.dtype}")
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] not in (1, 2, 3, 4):
+        raise ValueError(f"expected images shaped (N, H, W) or (N, H, W, C≤4), got {x.shape}")
+    if x.shape[-1] == 4:
+        x = x[..., :3]
+    elif x.shape[-1] == 2:
+        x = x[..., :1]
+    if channels == 1 and x.shape[-1] == 3:
+        x = _luma(x)
+    height, width = size
+    if x.shape[1:3] != (height, width):
+        from PIL import Image
+
+        out = np.empty((x.shape[0], height, width, x.shape[-1]), dtype=np.uint8)
+        for i, img in enumerate(x):
+            pil = Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img)
+            resized = np.asarray(pil.resize((width, height), Image.Resampling.BILINEAR))
+            out[i] = resized.reshape(height, width, x.shape[-1])
+        x = out
+    if channels == 3 and x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    return np.ascontiguousarray(x, dtype=np.uint8)
+
+
+def decode_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
+    """Decode one image file with Pillow → uint8 (height, width, channels). Raises on bad files."""
+    from PIL import Image, ImageOps
+
+    height, width = size
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Image.open(path) as opened:
+            opened.load()
+            img = opened
+            try:
+                img = ImageOps.exif_transpose(opened)
+            except Exception:  # noqa: BLE001 - broken EXIF: keep the pixels as stored
+                img = opened
+            if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+                arr = np.asarray(img, dtype=np.float64)
+                top = float(arr.max()) if arr.size else 0.0
+                if top <= 1.0 and img.mode == "F":
+                    arr = arr * 255.0
+                elif top > 255.0:
+                    arr = arr * (255.0 / 65535.0)
+                img = Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8))
+            img = img.convert("L" if channels == 1 else "RGB")
+            if img.size != (width, height):
+                img = img.resize((width, height), Image.Resampling.BILINEAR)
+            arr = np.asarray(img, dtype=np.uint8)
+    return arr.reshape(height, width, channels)
+
+
+def _shape_text(height: int, width: int, channels: int | None) -> str:
+    kind = {1: "gray", 3: "RGB", 4: "RGBA", 2: "gray+alpha"}.get(channels or 1, f"{channels}-channel")
+    return f"{height}×{width} {kind}"
+
+
+# --------------------------------------------------------------------------- digits
+
+
+@register_classes("digits")
+def _digits_classes(spec: Any, base_dir: Path) -> list[str]:
+    classes = list(spec.classes or DIGITS_CLASSES)
+    if len(classes) != 10:
+        raise DataError(
+            f"Dataset '{spec.name}': the digits dataset has 10 classes (0-9), "
+            f"but classes lists {len(classes)} names: {classes}."
+        )
+    return classes
+
+
+@register_check("digits")
+def _digits_check(spec: Any, base_dir: Path) -> list[str]:
+    if spec.classes is not None and len(spec.classes) != 10:
+        return [f"classes: the digits dataset has 10 classes (0-9), got {len(spec.classes)} names"]
+    return []
+
+
+@register_loader("digits")
+def _digits_load(spec: Any, base_dir: Path) -> RawData:
+    from sklearn.datasets import load_digits
+
+    classes = _digits_classes(spec, base_dir)
+    digits = load_digits()
+    x = np.clip(np.rint(digits.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
+    y = np.asarray(digits.target, dtype=np.int64)
+    h, w = x.shape[1:3]
+    return RawData(
+        classes=classes,
+        description=f"scikit-learn digits: {len(y):,} images, {_shape_text(h, w, 1)}",
+        pool=RawPart(y=y, x=x),
+        split=spec.split,
+    )
+
+
+# --------------------------------------------------------------------------- FER2013 CSV
+
+
+def _fer_header_problem(path: Path) -> str | None:
+    """None if ``path`` starts with a header holding emotion, pixels and Usage."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return f"cannot read {path}: {exc}"
+    found = [c.strip() for c in header] if header else []
+    if not all(col in found for col in FER2013_COLUMNS):
+        shown = ",".join(found) if found else "an empty file"
+        return f"expected the CSV header {','.join(FER2013_COLUMNS)} in {path}, found {shown!r}"
+    return None
+
+
+@register_classes("fer2013_csv")
+def _fer_classes(spec: Any, base_dir: Path) -> list[str]:
+    return list(spec.classes or FER2013_CLASSES)
+
+
+@register_check("fer2013_csv")
+def _fer_check(spec: Any, base_dir: Path) -> list[str]:
+    path = resolve_path(base_dir, spec.path)
+    if not path.exists():
+        return [f"path: file not found: {path}"]
+    if not path.is_file():
+        return [f"path: not a file: {path}"]
+    problem = _fer_header_problem(path)
+    return [f"path: {problem}"] if problem else []
+
+
+@register_loader("fer2013_csv")
+def _fer_load(spec: Any, base_dir: Path) -> RawData:
+    path = resolve_path(base_dir, spec.path)
+    if not path.is_file():
+        raise DataError(f"Dataset '{spec.name}': FER2013 CSV file not found: {path}.")
+    problem = _fer_header_problem(path)
+    if problem:
+        raise DataError(f"Dataset '{spec.name}': {problem}.")
+    classes = _fer_classes(spec, base_dir)
+    n_classes = len(classes)
+    usages = [spec.train_usage, spec.val_usage, spec.test_usage]
+    usage_part = {u: i for i, u in reversed(list(enumerate(usages)))}
+    n_pixels = FER2013_SIDE * FER2013_SIDE
+    labels: list[int] = []
+    parts: list[int] = []
+    pixels: list[np.ndarray] = []
+
+    def fail(line: int, what: str) -> DataError:
+        return DataError(f"Dataset '{spec.name}': {path}, line {line}: {what}.")
+
+    with open(path, newline="", encoding="utf-8-sig") as fh, warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        reader = csv.reader(fh)
+        header = [c.strip() for c in next(reader)]
+        i_label, i_pixels, i_usage = (header.index(c) for c in FER2013_COLUMNS)
+        width = max(i_label, i_pixels, i_usage) + 1
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or not any(c.strip() for c in row):
+                    continue
+                if len(row) < width:
+                    raise fail(line, f"expected {len(header)} columns ({','.join(header)}), found {len(row)}")
+                try:
+                    label = int(row[i_label])
+                except ValueError:
+                    raise fail(
+                        line, f"emotion must be an integer class index, found {row[i_label]!r}"
+                    ) from None
+                if not 0 <= label < n_classes:
+                    raise fail(line, f"emotion {label} is outside the allowed range 0..{n_classes - 1} "
+                                     f"({n_classes} classes: {', '.join(classes)})")
+                usage = row[i_usage].strip()
+                if usage not in usage_part:
+                    raise fail(line, f"Usage {usage!r} is none of the configured train/val/test usages "
+                                     f"{usages} (train_usage, val_usage, test_usage)")
+                try:
+                    values = np.fromstring(row[i_pixels], dtype=np.int32, sep=" ")
+                except (ValueError, DeprecationWarning):
+                    raise fail(line, f"pixels must be {n_pixels} space-separated integers 0..255; "
+                                     "found a non-numeric value") from None
+                if values.size != n_pixels:
+                    raise fail(line, f"expected {n_pixels} pixel values "
+                                     f"({FER2013_SIDE}×{FER2013_SIDE} gray), "
+                                     f"found {values.size}")
+                if values.size and (values.min() < 0 or values.max() > 255):
+                    raise fail(line, "pixel values must be within 0..255, "
+                                     f"found {int(values.min())}..{int(values.max())}")
+                labels.append(label)
+                parts.append(usage_part[usage])
+                pixels.append(values.astype(np.uint8))
+        except csv.Error as exc:
+            raise fail(reader.line_num, f"malformed CSV ({exc})") from None
+
+    y = np.asarray(labels, dtype=np.int64)
+    part = np.asarray(parts, dtype=np.int64)
+    x = (np.stack(pixels) if pixels else np.zeros((0, n_pixels), np.uint8)).reshape(
+        -1, FER2013_SIDE, FER2013_SIDE
+    )
+    counts = [int((part == i).sum()) for i in range(3)]
+    for usage, field_name, count in zip(usages, ("train_usage", "val_usage", "test_usage"), counts):
+        if count == 0:
+            found = sorted({r for r in usage_part if (part == usage_part[r]).any()})
+            raise DataError(
+                f"Dataset '{spec.name}': {path} has no rows with Usage {usage!r} ({field_name}); "
+                f"rows found for {found if found else 'no usage at all'}."
+            )
+    sel = [np.flatnonzero(part == i) for i in range(3)]
+    return RawData(
+        classes=classes,
+        description=(
+            f"FER2013 CSV {path.name}: {len(y):,} images, {_shape_text(FER2013_SIDE, FER2013_SIDE, 1)} "
+            f"({counts[0]:,} {usages[0]} / {counts[1]:,} {usages[1]} / {counts[2]:,} {usages[2]})"
+        ),
+        train=RawPart(y=y[sel[0]], x=x[sel[0]]),
+        val=RawPart(y=y[sel[1]], x=x[sel[1]]),
+        test=RawPart(y=y[sel[2]], x=x[sel[2]]),
+    )
+
+
+# --------------------------------------------------------------------------- image folders
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _class_subfolders(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not _is_hidden(p.name))
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """Image files under ``folder`` (recursively, hidden entries skipped), sorted by relative path."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not _is_hidden(d)]
+        for name in filenames:
+            if not _is_hidden(name) and name.lower().endswith(IMAGE_EXTENSIONS):
+                found.append(Path(dirpath) / name)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _scan_folder(
+    root: Path, expected: list[str] | None, expected_from: str
+) -> tuple[list[str], list[str], dict[str, list[Path]]]:
+    """(problems, classes, files per class) for one folder with a sub-folder per class."""
+    if not root.exists():
+        return [f"folder not found: {root}"], [], {}
+    if not root.is_dir():
+        return [f"not a folder: {root}"], [], {}
+    found = _class_subfolders(root)
+    if not found:
+        return [f"no class sub-folders in {root}; expected one sub-folder per class"], [], {}
+    if expected is not None:
+        missing = [c for c in expected if c not in found]
+        extra = [c for c in found if c not in expected]
+        if missing or extra:
+            detail = "; ".join(
+                part for part in (
+                    f"missing {missing}" if missing else "",
+                    f"extra {extra}" if extra else "",
+                ) if part
+            )
+            return [f"class sub-folders of {root} do not match {expected_from} {expected}: {detail}"], [], {}
+    classes = list(expected) if expected is not None else found
+    files = {c: _image_files(root / c) for c in classes}
+    exts = " ".join(IMAGE_EXTENSIONS)
+    problems = [f"class folder {root / c} has no image files ({exts})" for c in classes if not files[c]]
+    return problems, classes, files
+
+
+def _folder_layout(spec: Any, base_dir: Path) -> list[tuple[str, Path]]:
+    if spec.path is not None:
+        return [("path", resolve_path(base_dir, spec.path))]
+    fields = [("train_dir", spec.train_dir), ("val_dir", spec.val_dir), ("test_dir", spec.test_dir)]
+    return [(name, resolve_path(base_dir, value)) for name, value in fields if value is not None]
+
+
+def _scan_layout(
+    spec: Any, base_dir: Path
+) -> tuple[list[str], list[str], dict[str, tuple[Path, dict[str, list[Path]]]]]:
+    """(problems as "field: message", classes, {field: (root, files per class)})."""
+    problems: list[str] = []
+    scanned: dict[str, tuple[Path, dict[str, list[Path]]]] = {}
+    classes: list[str] = list(spec.classes) if spec.classes is not None else []
+    for field_name, root in _folder_layout(spec, base_dir):
+        if spec.classes is not None:
+            expected, source = list(spec.classes), "classes"
+        elif field_name in ("path", "train_dir"):
+            expected, source = None, ""
+        else:
+            if "train_dir" not in scanned:  # train_dir itself is broken: nothing to compare against
+                expected, source = None, ""
+            else:
+                expected, source = classes, "the classes of train_dir"
+        found_problems, found_classes, files = _scan_folder(root, expected, source)
+        problems += [f"{field_name}: {p}" for p in found_problems]
+        if not found_problems:
+            scanned[field_name] = (root, files)
+            if not classes:
+                classes = found_classes
+    return problems, classes, scanned
+
+
+@register_classes("image_folder")
+def _folder_classes(spec: Any, base_dir: Path) -> list[str]:
+    if spec.classes is not None:
+        return list(spec.classes)
+    field_name, root = _folder_layout(spec, base_dir)[0]
+    if not root.is_dir():
+        raise DataError(f"Dataset '{spec.name}': {field_name} folder not found: {root}.")
+    found = _class_subfolders(root)
+    if not found:
+        raise DataError(f"Dataset '{spec.name}': no class sub-folders in {root} ({field_name}); "
+                        "expected one sub-folder per class.")
+    return found
+
+
+@register_check("image_folder")
+def _folder_check(spec: Any, base_dir: Path) -> list[str]:
+    return _scan_layout(spec, base_dir)[0]
+
+
+@register_loader("image_folder")
+def _folder_load(spec: Any, base_dir: Path) -> RawData:
+    problems, classes, scanned = _scan_layout(spec, base_dir)
+    if problems:
+        raise DataError(f"Dataset '{spec.name}': " + "; ".join(problems) + ".")
+    index = {c: i for i, c in enumerate(classes)}
+
+    def part(field_name: str) -> RawPart:
+        root, files = scanned[field_name]
+        paths = [p for c in classes for p in files[c]]
+        y = np.asarray([index[c] for c in classes for _ in files[c]], dtype=np.int64)
+        return RawPart(y=y, files=paths, root=root)
+
+    parts = {name: part(name) for name in scanned}
+    total = sum(len(p) for p in parts.values())
+    where = ", ".join(str(root) for root, _ in scanned.values())
+    description = f"image folder {where}: {total:,} image files in {len(classes)} classes"
+    if "path" in parts:
+        return RawData(classes=classes, description=description, pool=parts["path"], split=spec.split)
+    return RawData(
+        classes=classes,
+        description=description,
+        train=parts["train_dir"],
+        val=parts.get("val_dir"),
+        test=parts["test_dir"],
+        split=spec.split,
+    )
+
+
+# --------------------------------------------------------------------------- NumPy .npz
+
+NPZ_REQUIRED = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _npz_keys(path: Path) -> list[str]:
+    """The archive's keys; raises DataError-ready messages as ValueError."""
+    if not path.exists():
+        raise FileNotFoundError(f"file not found: {path}")
+    if not path.is_file():
+        raise FileNotFoundError(f"not a file: {path}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"{path} is not a NumPy .npz archive ({exc})") from None
+    return [n[:-4] if n.endswith(".npy") else n for n in names]
+
+
+def _npz_key_problems(path: Path, keys: Sequence[str]) -> list[str]:
+    problems = []
+    missing = [k for k in NPZ_REQUIRED if k not in keys]
+    if missing:
+        problems.append(f"{path} lacks the arrays {missing}; expected x_train, y_train, x_test, y_test "
+                        f"(optionally x_val, y_val), found {sorted(keys)}")
+    if ("x_val" in keys) != ("y_val" in keys):
+        problems.append(f"{path} has only one of x_val and y_val; give both or neither")
+    return problems
+
+
+def _npz_labels(spec: Any, path: Path, key: str, y: np.ndarray, n: int | None) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    elif y.ndim == 2 and y.shape[1] > 1:
+        if not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
+            raise DataError(f"Dataset '{spec.name}': {path} array {key} has shape {y.shape}; expected "
+                            "(N,) class indices or (N, K) one-hot rows.")
+        y = y.argmax(axis=1)
+    if y.ndim != 1:
+        raise DataError(f"Dataset '{spec.name}': {path} array {key} has shape {y.shape}; "
+                        "expected (N,) class indices.")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or not (y == np.round(y)).all():
+            raise DataError(f"Dataset '{spec.name}': {path} array {key} holds non-integer labels; "
+                            "expected integer class indices.")
+    elif y.dtype.kind not in "iub":
+        raise DataError(f"Dataset '{spec.name}': {path} array {key} has dtype {y.dtype}; "
+                        "expected integer class indices.")
+    y = y.astype(np.int64)
+    if n is not None and len(y) != n:
+        x_key = "x_" + key[2:]
+        raise DataError(
+            f"Dataset '{spec.name}': {path} has {n} images in {x_key} but {len(y)} labels in {key}."
+        )
+    return y
+
+
+def _npz_load_labels(spec: Any, path: Path) -> dict[str, np.ndarray]:
+    try:
+        keys = _npz_keys(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise DataError(f"Dataset '{spec.name}': {exc}.") from None
+    problems = _npz_key_problems(path, keys)
+    if problems:
+        raise DataError(f"Dataset '{spec.name}': " + "; ".join(problems) + ".")
+    with np.load(path, allow_pickle=False) as archive:
+        return {
+            k: _npz_labels(spec, path, k, archive[k], None)
+            for k in ("y_train", "y_val", "y_test") if k in keys
+        }
+
+
+def _npz_class_names(spec: Any, path: Path, labels: dict[str, np.ndarray]) -> list[str]:
+    if spec.classes is not None:
+        classes = list(spec.classes)
+    else:
+        lowest = min((int(y.min()) for y in labels.values() if y.size), default=0)
+        if lowest < 0:
+            raise DataError(f"Dataset '{spec.name}': {path} has negative label {lowest}; "
+                            "expected class indices 0..K-1.")
+        top = max((int(y.max()) for y in labels.values() if y.size), default=0)
+        classes = [str(i) for i in range(top + 1)]
+    for key, y in labels.items():
+        bad = y[(y < 0) | (y >= len(classes))]
+        if bad.size:
+            raise DataError(
+                f"Dataset '{spec.name}': {path} array {key} has labels {sorted(set(bad.tolist()))[:10]} "
+                f"outside the class list; expected 0..{len(classes) - 1} for classes {classes}."
+            )
+    return classes
+
+
+@register_classes("npz")
+def _npz_classes(spec: Any, base_dir: Path) -> list[str]:
+    if spec.classes is not None:
+        return list(spec.classes)
+    path = resolve_path(base_dir, spec.path)
+    return _npz_class_names(spec, path, _npz_load_labels(spec, path))
+
+
+@register_check("npz")
+def _npz_check(spec: Any, base_dir: Path) -> list[str]:
+    path = resolve_path(base_dir, spec.path)
+    try:
+        keys = _npz_keys(path)
+    except (FileNotFoundError, ValueError) as exc:
+        return [f"path: {exc}"]
+    return [f"path: {p}" for p in _npz_key_problems(path, keys)]
+
+
+@register_loader("npz")
+def _npz_load(spec: Any, base_dir: Path) -> RawData:
+    path = resolve_path(base_dir, spec.path)
+    labels = _npz_load_labels(spec, path)
+    classes = _npz_class_names(spec, path, labels)
+    names = [n for n in ("train", "val", "test") if f"y_{n}" in labels]
+    with np.load(path, allow_pickle=False) as archive:
+        xs = {n: np.asarray(archive[f"x_{n}"]) for n in names}
+    for n, x in xs.items():
+        if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in (1, 2, 3, 4)):
+            raise DataError(f"Dataset '{spec.name}': {path} array x_{n} has shape {x.shape}; "
+                            "expected (N, H, W) or (N, H, W, C) with C = 1 or 3.")
+        if len(x) != len(labels[f"y_{n}"]):
+            raise DataError(f"Dataset '{spec.name}': {path} has {len(x)} images in x_{n} "
+                            f"but {len(labels[f'y_{n}'])} labels in y_{n}.")
+        if x.dtype.kind not in "uif":
+            raise DataError(f"Dataset '{spec.name}': {path} array x_{n} has dtype {x.dtype}; "
+                            "expected uint8 or float pixels.")
+    floats = [x for x in xs.values() if x.dtype.kind == "f" and x.size]
+    scale = 1.0
+    if floats:
+        if not all(np.isfinite(x).all() for x in floats):
+            raise DataError(f"Dataset '{spec.name}': {path} has NaN or infinite pixel values.")
+        top = max(float(x.max()) for x in floats)
+        scale = 255.0 if top <= 1.0 else 1.0
+    for n, x in list(xs.items()):
+        if x.dtype == np.uint8:
+            continue
+        if x.size:
+            lo, hi = float(x.min()), float(x.max())
+            limit = 1.0 if (x.dtype.kind == "f" and scale == 255.0) else 255.0
+            if lo < 0 or hi > limit:
+                raise DataError(f"Dataset '{spec.name}': {path} array x_{n} has pixel values {lo:g}..{hi:g}; "
+                                "expected 0..255 (uint8 or float) or 0..1 (float).")
+        factor = scale if x.dtype.kind == "f" else 1.0
+        xs[n] = np.clip(np.rint(x.astype(np.float32) * factor), 0, 255).astype(np.uint8)
+    ref = xs["train"]
+    channels = ref.shape[3] if ref.ndim == 4 else 1
+    total = sum(len(y) for y in labels.values())
+    return RawData(
+        classes=classes,
+        description=(
+            f"NumPy archive {path.name}: {total:,} images, "
+            f"{_shape_text(ref.shape[1], ref.shape[2], channels)}"
+        ),
+        train=RawPart(y=labels["y_train"], x=xs["train"]),
+        val=RawPart(y=labels["y_val"], x=xs["val"]) if "val" in xs else None,
+        test=RawPart(y=labels["y_test"], x=xs["test"]),
+        split=spec.split,
+    )

@@ -1,0 +1,229 @@
+"""End-to-end: a tiny real manifest built through the CLI, then its PDF, HTML and metrics.json
+checked against scikit-learn on the same predictions."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, classification_report
+
+pytestmark = pytest.mark.slow
+
+TINY = """\
+[report]
+title = { "zh-TW" = "端對端測試報告", en = "End-to-end test report" }
+author = "測試者"
+student_id = "B09901001"
+department = "電機系 二年級 / EE, year 2"
+seed = 3
+
+[[datasets]]
+name = "digits"
+kind = "digits"
+max_samples = 500
+split = { val = 0.2, test = 0.3 }
+
+[[datasets]]
+name = "broken_faces"
+kind = "image_folder"
+path = "broken_faces"
+
+[[models]]
+name = "cnn"
+kind = "cnn"
+input_shape = [16, 16, 1]
+conv_blocks = [{ filters = 8 }, { filters = 16 }]
+dense = [32]
+
+[[experiments]]
+name = "digits_small"
+dataset = "digits"
+model = "cnn"
+train = { epochs = 3, batch_size = 32 }
+
+[[experiments]]
+name = "broken"
+dataset = "broken_faces"
+model = "cnn"
+train = { epochs = 1 }
+"""
+
+HEADINGS = [("混淆矩陣", "Confusion matrix"), ("訓練曲線", "Training curves"),
+            ("各類別精確率、召回率與 F1", "Per-class precision, recall and F1"), ("學號", "Student ID")]
+
+
+def _run_build(manifest: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "reportgen", "build", str(manifest), *extra],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Build twice: the second build must reuse the cached model."""
+    root = tmp_path_factory.mktemp("e2e")
+    # An experiment that fails at load time: its only class folders hold no decodable image.
+    for cls in ("a", "b"):
+        (root / "broken_faces" / cls).mkdir(parents=True)
+        (root / "broken_faces" / cls / "x.png").write_bytes(b"not a png at all")
+    manifest = root / "experiments.toml"
+    manifest.write_text(TINY, encoding="utf-8")
+    first = _run_build(manifest)
+    metrics_first = json.loads((root / "out" / "metrics.json").read_text())
+    second = _run_build(manifest)
+    return {"root": root, "out": root / "out", "first": first, "second": second,
+            "metrics_first": metrics_first,
+            "metrics": json.loads((root / "out" / "metrics.json").read_text())}
+
+
+def test_failed_experiment_does_not_stop_the_report(built):
+    first = built["first"]
+    assert first.returncode == 1, first.stderr
+    assert "Traceback" not in first.stderr
+    assert "broken" in first.stderr and "failed" in first.stderr
+    exps = built["metrics_first"]["experiments"]
+    assert exps["digits_small"]["status"] == "ok"
+    assert exps["broken"]["status"] == "failed"
+    assert "broken_faces" in exps["broken"]["error"]
+    for name in ("report.html", "report.pdf", "metrics.json"):
+        assert (built["out"] / name).stat().st_size > 1000
+
+
+def test_progress_shows_epochs_and_outputs(built):
+    assert "epoch 1/3" in built["first"].stderr
+    assert str(built["out"] / "report.pdf") in built["first"].stdout
+
+
+def test_second_build_trains_nothing(built):
+    first = built["metrics_first"]["experiments"]["digits_small"]
+    second = built["metrics"]["experiments"]["digits_small"]
+    assert first["cache"]["hit"] is False and first["timings"]["train"] > 0
+    assert second["cache"]["hit"] is True and second["timings"]["train"] == 0
+    assert "epoch 1/3" not in built["second"].stderr
+    assert "cached model reused" in built["second"].stderr
+    assert second["accuracy"] == first["accuracy"]
+
+
+def _predictions(built) -> dict[str, np.ndarray]:
+    with np.load(built["out"] / "experiments" / "digits_small" / "predictions.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+def test_predictions_are_the_cached_models_predictions(built):
+    """Independently reload the model and data; predictions.npz must be what the model predicts."""
+    import keras
+
+    from reportgen.config import load_manifest
+    from reportgen.run.data import load_dataset
+
+    manifest = load_manifest(built["root"] / "experiments.toml")
+    cache_dirs = list((built["out"] / "cache").glob("digits_small-*"))
+    assert len(cache_dirs) == 1
+    model = keras.saving.load_model(cache_dirs[0] / "model.keras", compile=False)
+    data = load_dataset(manifest.dataset("digits"), (16, 16), 1, manifest.report.seed, built["root"])
+    probabilities = model.predict(data.test.x.astype("float32") / 255.0, verbose=0)
+    saved = _predictions(built)
+    np.testing.assert_array_equal(saved["y_true"], data.test.y)
+    np.testing.assert_array_equal(saved["y_pred"], probabilities.argmax(axis=1))
+
+
+def test_metrics_json_equals_sklearn(built):
+    pred = _predictions(built)
+    entry = built["metrics"]["experiments"]["digits_small"]
+    classes = entry["classes"]
+    expected = classification_report(pred["y_true"], pred["y_pred"], labels=list(range(len(classes))),
+                                     target_names=classes, output_dict=True, zero_division=0)
+    assert entry["accuracy"] == pytest.approx(accuracy_score(pred["y_true"], pred["y_pred"]))
+    for name in classes:
+        assert entry["per_class"][name]["f1"] == pytest.approx(expected[name]["f1-score"])
+        assert entry["per_class"][name]["support"] == expected[name]["support"]
+    assert entry["macro_avg"]["precision"] == pytest.approx(expected["macro avg"]["precision"])
+    assert entry["weighted_avg"]["recall"] == pytest.approx(expected["weighted avg"]["recall"])
+    cm = np.array(entry["confusion_matrix"])
+    assert cm.sum() == len(pred["y_true"]) and np.trace(cm) == int((pred["y_true"] == pred["y_pred"]).sum())
+    assert len(entry["history"]["loss"]) == 3
+    assert set(entry["timings"]["analyses"]) == {"accuracy", "classification_report",
+                                                 "confusion_matrix", "training_curves"}
+    assert {"load_data", "train", "total"} <= set(entry["timings"])
+    assert "pdf" in built["metrics"]["timings"]["render"]
+
+
+def _pdf_text(built) -> str:
+    import pdfplumber
+
+    with pdfplumber.open(built["out"] / "report.pdf") as pdf:
+        return "\n".join(page.extract_text() or "" for page in pdf.pages)
+
+
+def test_pdf_has_both_languages(built):
+    text = _pdf_text(built)
+    for zh, en in HEADINGS:
+        assert zh in text, zh
+        assert en in text, en
+    assert "B09901001" in text and "端對端測試報告" in text
+
+
+def test_pdf_classification_table_equals_sklearn(built):
+    pred = _predictions(built)
+    classes = built["metrics"]["experiments"]["digits_small"]["classes"]
+    expected = classification_report(pred["y_true"], pred["y_pred"], labels=list(range(len(classes))),
+                                      target_names=classes, output_dict=True, zero_division=0)
+    text = _pdf_text(built)
+    row = r"\s+(\d\.\d{4})\s+(\d\.\d{4})\s+(\d\.\d{4})\s+(\d+)"
+    for name in classes:
+        match = re.search(rf"^{re.escape(name)}{row}\s*$", text, re.MULTILINE)
+        assert match, f"no table row for class {name}"
+        p, r, f, s = match.groups()
+        e = expected[name]
+        assert (p, r, f, int(s)) == (f"{e['precision']:.4f}", f"{e['recall']:.4f}",
+                                     f"{e['f1-score']:.4f}", e["support"])
+    macro = re.search(rf"Macro average{row}", text)
+    assert macro and macro.group(3) == f"{expected['macro avg']['f1-score']:.4f}"
+    weighted = re.search(rf"Weighted average{row}", text)
+    assert weighted and weighted.group(1) == f"{expected['weighted avg']['precision']:.4f}"
+
+
+def test_pdf_embeds_a_cjk_font_and_the_figures(built):
+    from pypdf import PdfReader
+
+    reader = PdfReader(built["out"] / "report.pdf")
+    fonts, images = set(), 0
+    for page in reader.pages:
+        resources = page.get("/Resources") or {}
+        for font in (resources.get("/Font") or {}).values():
+            font = font.get_object()
+            descendants = font.get("/DescendantFonts")
+            descriptor = (descendants[0].get_object() if descendants else font).get("/FontDescriptor")
+            embedded = descriptor is not None and any(
+                k in descriptor.get_object() for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+            fonts.add((str(font["/BaseFont"]), embedded))
+        images += len(page.images)
+    cjk = [name for name, embedded in fonts if embedded and re.search("WenQuanYi|CJK|Hei|Ming", name)]
+    assert cjk, fonts
+    assert images >= 2  # confusion matrix + training curves of the one successful experiment
+
+
+def test_html_is_self_contained_with_every_figure(built):
+    from PIL import Image
+
+    html = (built["out"] / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "url(http" not in html and "@import" not in html
+    sources = re.findall(r'<img[^>]*\ssrc="([^"]+)"', html)
+    figures = list((built["out"] / "experiments" / "digits_small" / "figures").glob("*.png"))
+    assert len(sources) == len(figures) == 2
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        image = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+        assert image.size[0] > 100
+    alts = re.findall(r'<img[^>]*\salt="([^"]*)"', html)
+    assert all(alts) and len(alts) == len(sources)
+    for zh, en in HEADINGS:
+        assert zh in html and en in html
