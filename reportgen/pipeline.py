@@ -109,7 +109,8 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
 
     stage = time.perf_counter()
     if cached is not None:
-        model, history = cached
+        model, history, meta = cached
+        outcome.cache["train_seconds"] = meta.get("train_seconds")
         progress.say(f"cached model reused ({cache_dir.name})")
     else:
         train.seed_everything(plan.seed)
@@ -138,16 +139,18 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
         timings["train"] = time.perf_counter() - stage
         train.save_cache(cache_dir, model, history, {"experiment": plan.name, "seed": plan.seed,
                                                      "train_seconds": timings["train"]})
+        outcome.cache["train_seconds"] = timings["train"]
     outcome.history = history
-    outcome.cache = {"key": plan.cache_key, "hit": cached is not None,
-                     "dir": str(cache_dir) if cache_dir else None}
+    outcome.cache.update({"key": plan.cache_key, "hit": cached is not None,
+                          "dir": str(cache_dir) if cache_dir else None})
     outcome.model_summary = {"name": plan.model.name, "kind": plan.model.kind,
                              "input_shape": [height, width, channels], **models.count_params(model)}
 
     experiment_dir = out_dir / "experiments" / plan.name
     ctx = AnalysisContext(experiment=plan.name, classes=classes, model=model, data=data,
                           preprocess=preprocess, history=history,
-                          figure_dir=experiment_dir / "figures", seed=plan.seed, languages=languages)
+                          figure_dir=experiment_dir / "figures", seed=plan.seed, languages=languages,
+                          train=plan.spec.train)
     stage = time.perf_counter()
     outcome.evaluation = ctx.evaluation
     timings["predict"] = time.perf_counter() - stage

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.config.schema import ExperimentSpec, FileModel, Manifest
+from reportgen.run.models import resolve_model_path
 
 # Bump when training code changes in a way that makes old cached models wrong.
 CACHE_VERSION = 1
@@ -68,7 +69,8 @@ def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_di
         "dataset": dataset.model_dump(mode="json"),
         "data_files": _data_fingerprints(dataset, base_dir),
         "model": model.model_dump(mode="json"),
-        "model_file": _data_fingerprints(model, base_dir) if isinstance(model, FileModel) else {},
+        "model_file": _file_fingerprint(resolve_model_path(model, base_dir))
+        if isinstance(model, FileModel) else {},
         "train": spec.train.model_dump(mode="json") if spec.train else None,
         "seed": seed,
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,

@@ -137,3 +137,24 @@ def test_default_manifest_is_valid():
     root = Path(__file__).resolve().parent.parent
     result = runner.invoke(app, ["validate", str(root / "experiments.toml")])
     assert result.exit_code == 0, result.output
+
+
+FER_MODEL_ON_DIGITS = BASE_MANIFEST + """
+[[models]]
+name = "fer"
+kind = "file"
+path = "pkg:fer/data/emotion_model.hdf5"
+
+[[experiments]]
+name = "fer_on_digits"
+dataset = "digits"
+model = "fer"
+"""
+
+
+def test_validate_checks_class_count_of_model_files(write_manifest):
+    """The fer model outputs 7 emotions; digits has 10 classes."""
+    result = runner.invoke(app, ["validate", str(write_manifest(FER_MODEL_ON_DIGITS))])
+    assert result.exit_code == 2, result.output
+    assert "experiments[1] (fer_on_digits)" in result.output
+    assert "7" in result.output and "10" in result.output

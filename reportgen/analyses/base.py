@@ -76,6 +76,7 @@ class AnalysisContext:
     figure_dir: Path
     seed: int
     languages: list[str]
+    train: Any = None  # TrainSpec of the experiment, None for a model evaluated as loaded
     batch_size: int = 256
 
     @cached_property

@@ -32,10 +32,19 @@ class TrainingCurves(Analysis):
                    "final": {k: float(v[-1]) for k, v in history.items() if v}}
         notes = []
         if best_epoch is not None:
-            notes.append(Msg("Validation loss was lowest at epoch {best_epoch} of {epochs} "
-                             "({val_loss}); those weights are the ones evaluated.",
-                             {"best_epoch": best_epoch, "epochs": len(history["loss"]),
-                              "val_loss": f"{val_loss[best_epoch - 1]:.4f}"}))
+            values = {"best_epoch": best_epoch, "epochs": len(history["loss"]),
+                      "val_loss": f"{val_loss[best_epoch - 1]:.4f}"}
+            # Keras' EarlyStopping(restore_best_weights=True) restores the best epoch at the end
+            # of training; without early stopping the last epoch's weights are evaluated.
+            restored = ctx.train is not None and ctx.train.early_stopping
+            if restored:
+                notes.append(Msg("Validation loss was lowest at epoch {best_epoch} of {epochs} "
+                                 "({val_loss}); early stopping restored those weights for "
+                                 "evaluation.", values))
+            else:
+                notes.append(Msg("Validation loss was lowest at epoch {best_epoch} of {epochs} "
+                                 "({val_loss}); the weights evaluated are those of the last "
+                                 "epoch.", values))
         return AnalysisResult(
             metrics=metrics,
             figures=[Figure(path, Msg("Accuracy (left) and loss (right) per epoch for {experiment}.",

@@ -130,5 +130,35 @@ def check_files(manifest: Manifest, base_dir: Path) -> None:
         problems += [f"datasets[{i}].{p}" for p in check_dataset(ds, base_dir)]
     for i, model in enumerate(manifest.models):
         problems += [f"models[{i}].{p}" for p in check_model(model, base_dir)]
+    if not problems:
+        problems += _class_count_problems(manifest, base_dir)
     if problems:
         raise ConfigError("manifest files", problems)
+
+
+def _class_count_problems(manifest: Manifest, base_dir: Path) -> list[str]:
+    """A pretrained model file must output one probability per class of its dataset.
+
+    Only experiments with ``kind = "file"`` models need this (built models get a head of the
+    right size), and only they pay for loading Keras here.
+    """
+    from reportgen.errors import DataError, ModelError
+    from reportgen.run.data import dataset_classes
+
+    problems = []
+    for i, exp in enumerate(manifest.experiments):
+        model = manifest.model(exp.model)
+        if not isinstance(model, FileModel):
+            continue
+        try:
+            classes = dataset_classes(manifest.dataset(exp.dataset), base_dir)
+            _file_model_outputs(model, base_dir, len(classes))
+        except (DataError, ModelError) as exc:
+            problems.append(f"experiments[{i}] ({exp.name}): {exc}")
+    return problems
+
+
+def _file_model_outputs(model: FileModel, base_dir: Path, num_classes: int) -> None:
+    from reportgen.run.models import build_model
+
+    build_model(model, num_classes, base_dir)  # raises ModelError naming both class counts

@@ -260,10 +260,14 @@ class TrainSpec(Strict):
     learning_rate: float = Field(1e-3, gt=0, lt=10)
     batch_size: int = Field(32, gt=0)
     epochs: int = Field(10, gt=0)
-    early_stopping_patience: int | None = Field(5, ge=1)
-    """Stop when validation loss has not improved for this many epochs (best weights kept);
-    omit for no early stopping."""
+    early_stopping_patience: int = Field(5, ge=0)
+    """Stop when validation loss has not improved for this many epochs and restore the best
+    epoch's weights; 0 turns early stopping off (TOML has no null)."""
     augmentation: AugmentationSpec | None = None
+
+    @property
+    def early_stopping(self) -> bool:
+        return self.early_stopping_patience > 0
 
 
 class AnalysisSpec(BaseModel):

@@ -22,15 +22,18 @@ def _train_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
         (Msg("Optimizer"), f"{train.optimizer}, lr={train.learning_rate:g}"),
         (Msg("Batch size"), train.batch_size),
         (Msg("Epochs (max)"), train.epochs),
-        (Msg("Early stopping patience"), train.early_stopping_patience or Msg("off")),
+        (Msg("Early stopping patience"), train.early_stopping_patience if train.early_stopping
+         else Msg("off")),
         (Msg("Augmentation"), augmentation or Msg("off")),
     ]
     if outcome.history:
         rows.append((Msg("Epochs run"), len(outcome.history.get("loss", []))))
     if outcome.cache:
-        rows.append((Msg("Trained model"), Msg("reused from cache") if outcome.cache.get("hit")
-                     else Msg("trained in this build ({seconds} s)",
-                              {"seconds": f"{outcome.timings.get('train', 0):.1f}"})))
+        seconds = f"{outcome.cache.get('train_seconds') or 0:.1f}"
+        rows.append((Msg("Trained model"),
+                     Msg("reused from cache (trained in {seconds} s)", {"seconds": seconds})
+                     if outcome.cache.get("hit")
+                     else Msg("trained in this build ({seconds} s)", {"seconds": seconds})))
     return rows
 
 
@@ -67,7 +70,8 @@ def _summary_rows(outcomes: list[ExperimentOutcome]) -> list[list[Any]]:
             continue
         ev = o.evaluation
         rows.append([o.plan.name, o.plan.dataset.name, o.plan.model.name, f"{ev['accuracy']:.4f}",
-                     f"{ev['macro_avg']['f1']:.4f}", f"{o.timings.get('train', 0):.1f}"])
+                     f"{ev['macro_avg']['f1']:.4f}",
+                     f"{o.cache.get('train_seconds') or 0:.1f}" if o.plan.trains else "—"])
     return rows
 
 

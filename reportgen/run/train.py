@@ -86,7 +86,8 @@ def _progress_callback(progress: ProgressFn, epochs: int):
     return EpochProgress()
 
 
-def load_cached(cache_dir: Path) -> tuple[Any, dict[str, list[float]]] | None:
+def load_cached(cache_dir: Path) -> tuple[Any, dict[str, list[float]], dict[str, Any]] | None:
+    """(model, history, meta) of a finished training run, or None when there is none."""
     import keras
 
     model_path = cache_dir / "model.keras"
@@ -94,7 +95,8 @@ def load_cached(cache_dir: Path) -> tuple[Any, dict[str, list[float]]] | None:
         return None
     model = keras.saving.load_model(model_path, compile=False)
     history = json.loads((cache_dir / "history.json").read_text())
-    return model, history
+    meta = json.loads((cache_dir / "meta.json").read_text())
+    return model, history, meta
 
 
 def train(model: Any, data: LoadedData, spec: TrainSpec, preprocess, augment: Any, seed: int,
@@ -106,11 +108,12 @@ def train(model: Any, data: LoadedData, spec: TrainSpec, preprocess, augment: An
                   metrics=["accuracy"])
     train_ds, val_ds = _datasets(data, spec, preprocess, augment, seed)
     callbacks = [_progress_callback(progress, spec.epochs)]
-    if spec.early_stopping_patience is not None:
+    if spec.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=spec.early_stopping_patience, restore_best_weights=True))
+    # shuffle=False: the tf.data pipeline already shuffles (seeded) each epoch.
     fit = model.fit(train_ds, validation_data=val_ds, epochs=spec.epochs, callbacks=callbacks,
-                    verbose=0)
+                    shuffle=False, verbose=0)
     return {k: [float(v) for v in values] for k, values in fit.history.items()}
 
 
