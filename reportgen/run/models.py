@@ -328,12 +328,18 @@ def _build_cnn(spec: CnnModel, num_classes: int, base_dir: Path) -> keras.Model:
         x = layers.Flatten(name="flatten")(x)
     else:
         x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    return keras.Model(inputs, _classification_head(x, spec, num_classes), name=spec.name)
+
+
+def _classification_head(x, spec: CnnModel | ApplicationModel, num_classes: int):
+    """Dense layers of ``spec.dense``, dropout, then the softmax layer named ``predictions``."""
+    from keras import layers
+
     for i, units in enumerate(spec.dense, start=1):
         x = layers.Dense(units, activation="relu", name=f"dense{i}")(x)
     if spec.dropout > 0:
         x = layers.Dropout(spec.dropout, name="head_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name=spec.name)
+    return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
 
 
 _GET_FILE_LOCK = threading.Lock()
@@ -439,12 +445,7 @@ def _build_application(spec: ApplicationModel, num_classes: int, base_dir: Path)
     inputs = keras.Input(shape=shape, name="input")
     x = backbone(inputs, training=False) if pretrained else backbone(inputs)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    for i, units in enumerate(spec.dense, start=1):
-        x = layers.Dense(units, activation="relu", name=f"dense{i}")(x)
-    if spec.dropout > 0:
-        x = layers.Dropout(spec.dropout, name="head_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name=spec.name)
+    return keras.Model(inputs, _classification_head(x, spec, num_classes), name=spec.name)
 
 
 def _first_line(exc: BaseException) -> str:
