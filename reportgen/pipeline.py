@@ -102,7 +102,8 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     timings = outcome.timings
     start = time.perf_counter()
 
-    classes = data_mod.dataset_classes(plan.dataset, base_dir)
+    # Unlabelled image sets (kind = "images") take the class names of the model's outputs.
+    classes = data_mod.dataset_classes(plan.dataset, base_dir) or list(plan.model.classes or [])
     outcome.classes = classes
     cache_dir = out_dir / "cache" / f"{plan.name}-{plan.cache_key}" if plan.trains else None
     cached = None if (force or cache_dir is None) else train.load_cached(cache_dir)
@@ -124,7 +125,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     data = data_mod.load_dataset(plan.dataset, (height, width), channels, plan.seed, base_dir)
     timings["load_data"] = time.perf_counter() - stage
     outcome.data_summary = {
-        "description": data.description, "train": int(len(data.train.y)),
+        "description": data.description, "labelled": data.labelled, "train": int(len(data.train.y)),
         "val": int(len(data.val.y)), "test": int(len(data.test.y)),
         "skipped": len(data.skipped), "skipped_files": [f"{f}: {why}" for f, why in data.skipped],
     }
@@ -152,7 +153,8 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
                           figure_dir=experiment_dir / "figures", seed=plan.seed, languages=languages,
                           train=plan.spec.train)
     stage = time.perf_counter()
-    outcome.evaluation = ctx.evaluation
+    ctx.test_probabilities  # noqa: B018 - computed once here so its time is its own line
+    outcome.evaluation = ctx.evaluation if data.labelled else {}
     timings["predict"] = time.perf_counter() - stage
     _save_predictions(experiment_dir, ctx)
     outcome.analyses = _run_analyses(ctx, plan, progress)
@@ -213,8 +215,10 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
         start = time.perf_counter()
         try:
             outcome = run_experiment(plan, base_dir, out_dir, manifest.report.languages, force, progress)
-            progress.say(f"done: accuracy {outcome.evaluation['accuracy']:.4f} "
-                         f"({outcome.timings['total']:.1f} s)")
+            accuracy = outcome.evaluation.get("accuracy")
+            progress.say(("done: " + (f"accuracy {accuracy:.4f}" if accuracy is not None
+                                      else "inspected, no labels"))
+                         + f" ({outcome.timings['total']:.1f} s)")
         except Exception as exc:  # noqa: BLE001 - recorded in the report and metrics.json
             outcome = _failed(plan, exc, out_dir, time.perf_counter() - start)
             progress.say(f"FAILED: {outcome.error}")

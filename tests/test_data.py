@@ -16,6 +16,7 @@ from reportgen.config.schema import (
     DigitsDataset,
     Fer2013CsvDataset,
     ImageFolderDataset,
+    ImagesDataset,
     NpzDataset,
     SplitSpec,
 )
@@ -56,7 +57,7 @@ def digits_small_x8(digits):
 
 
 def test_registry_has_all_kinds():
-    for kind in ("digits", "fer2013_csv", "image_folder", "npz"):
+    for kind in ("digits", "fer2013_csv", "image_folder", "npz", "images"):
         assert kind in data.LOADERS and kind in data.CLASS_LISTERS and kind in data.CHECKERS
 
 
@@ -440,3 +441,79 @@ def test_new_kind_plugs_in(monkeypatch, digits):
     assert len(d.train) + len(d.val) + len(d.test) == 1797 and d.description == "toy"
     with pytest.raises(DataError, match="unknown kind"):
         load_dataset(SimpleNamespace(kind="nope", name="t"), (8, 8), 1, 0, Path("."))
+
+
+# --------------------------------------------------------------------------- unlabelled images
+
+
+def test_images_astronaut_face_crop():
+    from skimage.data import astronaut
+
+    spec = ImagesDataset(name="photos", kind="images", samples=["astronaut"], face_crop=True)
+    assert check_dataset(spec, Path(".")) == [] and dataset_classes(spec, Path(".")) == []
+    d = load_dataset(spec, (64, 64), 1, 0, Path("."))
+    assert d.labelled is False and d.classes == []
+    assert d.test.x.shape == (1, 64, 64, 1) and d.test.x.dtype == np.uint8
+    assert d.test.y.dtype == np.int64 and d.test.y.tolist() == [-1]
+    assert len(d.train) == 0 and len(d.val) == 0 and d.train.x.shape[1:] == (64, 64, 1)
+    assert len(d.sources) == 1 and d.sources[0].name == "astronaut"
+    assert np.array_equal(d.sources[0].image, astronaut())
+    assert len(d.sources[0].faces) == 1 and d.sources[0].faces[0].confidence >= 0.9
+    assert d.source_index.tolist() == [0] and d.face_index.tolist() == [0]
+    # the test image is the face crop, not the whole photo, converted like every dataset
+    from reportgen.explain.faces import crop_face
+
+    crop = crop_face(astronaut(), d.sources[0].faces[0], 0.2)
+    assert np.array_equal(d.test.x, data.convert_images(crop[None], (64, 64), 1))
+    assert "1 face crop" in d.description and "astronaut" in d.description
+
+
+def test_images_folder_whole_photos_with_corrupt_file(tmp_path):
+    from skimage.data import camera, coffee
+
+    folder = tmp_path / "photos" / "nested"
+    folder.mkdir(parents=True)
+    Image.fromarray(coffee()).save(folder / "b_coffee.jpg", quality=95)
+    Image.fromarray(camera()).save(tmp_path / "photos" / "a_camera.png")
+    corrupt = folder / "c_broken.png"
+    corrupt.write_bytes(b"\x89PNG not really" * 10)
+    spec = ImagesDataset(name="p", kind="images", path=Path("photos"), samples=["chelsea"])
+    assert check_dataset(spec, tmp_path) == []
+    d = load_dataset(spec, (48, 40), 3, 0, tmp_path)
+    assert [p for p, _ in d.skipped] == [str(corrupt)] and "skipped" in d.description
+    assert [s.name for s in d.sources] == ["a_camera.png", "nested/b_coffee.jpg", "chelsea"]
+    assert d.test.x.shape == (3, 48, 40, 3) and (d.test.y == -1).all()
+    assert d.face_index.tolist() == [-1, -1, -1] and all(s.faces == [] for s in d.sources)
+    assert np.array_equal(d.sources[0].image, np.repeat(camera()[..., None], 3, axis=-1))  # gray → RGB
+    assert np.array_equal(d.test.x[0], data.convert_images(camera()[None], (48, 40), 3)[0])
+    one = load_dataset(spec.model_copy(update={"max_samples": 1}), (48, 40), 1, 0, tmp_path)
+    assert one.test.x.shape == (1, 48, 40, 1) and len(one.sources) == 1 and "max_samples" in one.description
+
+
+def test_images_face_crop_without_faces(tmp_path):
+    from skimage.data import coffee
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray(coffee()).save(tmp_path / "in" / "mug.png")
+    spec = ImagesDataset(name="p", kind="images", path=tmp_path / "in", samples=["rocket"], face_crop=True)
+    with pytest.raises(DataError) as info:
+        load_dataset(spec, (64, 64), 1, 0, tmp_path)
+    assert "no face" in str(info.value) and "mug.png" in str(info.value) and "rocket" in str(info.value)
+
+
+def test_images_check_dataset(tmp_path):
+    missing = ImagesDataset(name="p", kind="images", path=Path("nowhere"))
+    assert check_dataset(missing, tmp_path) == [f"path: folder not found: {tmp_path / 'nowhere'}"]
+    with pytest.raises(DataError, match="nowhere"):
+        load_dataset(missing, (8, 8), 1, 0, tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no pictures")
+    empty = ImagesDataset(name="p", kind="images", path=Path("empty"))
+    assert check_dataset(empty, tmp_path)[0].startswith("path: no image files")
+    labelled = ImagesDataset(name="p", kind="images", samples=["coffee"], classes=["a", "b"])
+    assert [m.split(":")[0] for m in check_dataset(labelled, tmp_path)] == ["classes"]
+    assert dataset_classes(labelled, tmp_path) == []
+    # a gray sample photo becomes an RGB source and a gray model input
+    camera = ImagesDataset(name="p", kind="images", samples=["camera"])
+    d = load_dataset(camera, (16, 16), 1, 0, tmp_path)
+    assert d.test.x.shape == (1, 16, 16, 1) and d.sources[0].image.shape[2] == 3

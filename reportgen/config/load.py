@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from reportgen.config.schema import FileModel, Manifest
+from reportgen.config.schema import UNLABELLED_KINDS, ExperimentSpec, FileModel, Manifest
 from reportgen.errors import ConfigError
 
 
@@ -31,7 +31,7 @@ def field_path(loc: tuple[Any, ...]) -> str:
 
 
 def _is_internal_loc(part: str) -> bool:
-    return part in {"digits", "fer2013_csv", "image_folder", "npz", "cnn", "application", "file",
+    return part in {"digits", "fer2013_csv", "image_folder", "npz", "images", "cnn", "application", "file",
                     "str", "AnalysisSpec"} or "[" in part or part.startswith("function-")
 
 
@@ -100,8 +100,28 @@ def _cross_reference_problems(manifest: Manifest) -> list[str]:
         elif exp.train is None and not isinstance(manifest.model(exp.model), FileModel):
             problems.append(f"{where}.train: required because model {exp.model!r} is built from "
                             f"scratch (only kind = \"file\" models can be evaluated without training)")
+        labelled = exp.dataset not in dataset_names or manifest.dataset(exp.dataset).kind not in UNLABELLED_KINDS
+        if not labelled and exp.model in model_names:
+            problems += _inspection_problems(manifest, i, exp)
         for j, spec in enumerate(exp.analysis_specs()):
-            problems += [f"{where}.analyses[{j}]{p}" for p in analysis_problems(spec)]
+            problems += [f"{where}.analyses[{j}]{p}" for p in analysis_problems(spec, labelled)]
+    return problems
+
+
+def _inspection_problems(manifest: Manifest, i: int, exp: ExperimentSpec) -> list[str]:
+    """An experiment on unlabelled images inspects a trained model: no training, named outputs."""
+    where, model = f"experiments[{i}]", manifest.model(exp.model)
+    problems = []
+    if exp.train is not None:
+        problems.append(f"{where}.train: dataset {exp.dataset!r} has no labels (kind = \"images\"), "
+                        "so it cannot be trained on; remove train to inspect the model")
+    if not isinstance(model, FileModel):
+        problems.append(f"{where}.model: dataset {exp.dataset!r} has no labels, so the model must "
+                        f"be a trained model file (kind = \"file\"); {exp.model!r} is kind = \"{model.kind}\"")
+    elif model.classes is None:
+        index = next(j for j, m in enumerate(manifest.models) if m.name == model.name)
+        problems.append(f"models[{index}].classes: required because experiment {exp.name!r} runs "
+                        f"{model.name!r} on unlabelled images, so its outputs need names")
     return problems
 
 
@@ -151,7 +171,8 @@ def _class_count_problems(manifest: Manifest, base_dir: Path) -> list[str]:
         if not isinstance(model, FileModel):
             continue
         try:
-            classes = dataset_classes(manifest.dataset(exp.dataset), base_dir)
+            # Unlabelled image sets have no classes of their own: the model's names count.
+            classes = dataset_classes(manifest.dataset(exp.dataset), base_dir) or model.classes or []
             _file_model_outputs(model, base_dir, len(classes))
         except (DataError, ModelError) as exc:
             problems.append(f"experiments[{i}] ({exp.name}): {exc}")

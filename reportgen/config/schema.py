@@ -152,8 +152,36 @@ class NpzDataset(DatasetBase):
     split: SplitSpec = SplitSpec()
 
 
+SampleImage = Literal["astronaut", "camera", "coffee", "chelsea", "cat", "rocket"]
+
+
+class ImagesDataset(DatasetBase):
+    """Unlabelled images to inspect with a trained model (no training, no accuracy): a folder
+    of image files, and/or scikit-image's sample photos by name (``astronaut`` is a face).
+
+    With ``face_crop = true`` every face MTCNN finds becomes one image (the model sees face
+    crops, as expression models expect); the whole photos still feed the face panel.
+    """
+
+    kind: Literal["images"]
+    path: Path | None = None
+    """Folder of image files (searched recursively)."""
+    samples: list[SampleImage] = Field(default_factory=list)
+    """scikit-image sample photos, e.g. ``["astronaut"]``."""
+    face_crop: bool = False
+    face_margin: float = Field(0.2, ge=0, le=1)
+    """Extra border around each detected face box, as a fraction of the box size."""
+    min_face_confidence: float = Field(0.9, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _has_images(self) -> ImagesDataset:
+        if self.path is None and not self.samples:
+            raise ValueError("give path (a folder of images) and/or samples (scikit-image photos)")
+        return self
+
+
 DatasetSpec = Annotated[
-    Union[DigitsDataset, Fer2013CsvDataset, ImageFolderDataset, NpzDataset],
+    Union[DigitsDataset, Fer2013CsvDataset, ImageFolderDataset, NpzDataset, ImagesDataset],
     Field(discriminator="kind"),
 ]
 
@@ -233,6 +261,9 @@ class FileModel(ModelBase):
 
     kind: Literal["file"]
     path: str = Field(min_length=1)
+    classes: list[str] | None = None
+    """Names of the model's outputs in order; needed when its dataset has no labels
+    (``kind = "images"``), otherwise the dataset's classes are used."""
     preprocess: Preprocess = "rescale"
     """How pixels (0–255) become model input: ``rescale`` → x/255, ``symmetric`` → x/127.5 − 1,
     ``none`` → unchanged."""
@@ -283,6 +314,8 @@ class AnalysisSpec(BaseModel):
 
 
 DEFAULT_ANALYSES = ["accuracy", "classification_report", "confusion_matrix", "training_curves"]
+DEFAULT_INSPECTION_ANALYSES = ["top_k"]
+UNLABELLED_KINDS = {"images"}
 
 
 class ExperimentSpec(Strict):
@@ -297,7 +330,8 @@ class ExperimentSpec(Strict):
     train: TrainSpec | None = None
     """Training settings; required unless the model is a ``file`` model (evaluated as is)."""
     analyses: list[Union[str, AnalysisSpec]] = Field(default_factory=lambda: list(DEFAULT_ANALYSES))
-    """Analyses to run, by name or as ``{ method = "…", option = … }``."""
+    """Analyses to run, by name or as ``{ method = "…", option = … }``. Default: the metric
+    analyses, or ``["top_k"]`` on unlabelled ``images`` data."""
 
     def analysis_specs(self) -> list[AnalysisSpec]:
         return [AnalysisSpec(method=a) if isinstance(a, str) else a for a in self.analyses]
@@ -311,7 +345,23 @@ class Manifest(Strict):
     models: list[ModelSpec] = Field(min_length=1)
     experiments: list[ExperimentSpec] = Field(min_length=1)
 
-    def dataset(self, name: str) -> DigitsDataset | Fer2013CsvDataset | ImageFolderDataset | NpzDataset:
+    @model_validator(mode="before")
+    @classmethod
+    def _default_analyses(cls, raw: Any) -> Any:
+        """Experiments on unlabelled images default to the analyses that need no labels."""
+        if not isinstance(raw, dict):
+            return raw
+        kinds = {d.get("name"): d.get("kind") for d in raw.get("datasets") or [] if isinstance(d, dict)}
+        experiments = raw.get("experiments")
+        if isinstance(experiments, list):
+            raw = {**raw, "experiments": [
+                {**e, "analyses": list(DEFAULT_INSPECTION_ANALYSES)}
+                if isinstance(e, dict) and "analyses" not in e
+                and kinds.get(e.get("dataset")) in UNLABELLED_KINDS else e
+                for e in experiments]}
+        return raw
+
+    def dataset(self, name: str) -> DatasetBase:
         return next(d for d in self.datasets if d.name == name)
 
     def model(self, name: str) -> CnnModel | ApplicationModel | FileModel:

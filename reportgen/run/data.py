@@ -25,12 +25,15 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from reportgen.config.schema import FER2013_CLASSES, SplitSpec
 from reportgen.errors import DataError
+
+if TYPE_CHECKING:
+    from reportgen.explain.faces import Face
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".gif")
 FER2013_COLUMNS = ("emotion", "pixels", "Usage")
@@ -53,8 +56,21 @@ class ImageSet:
 
 
 @dataclass(eq=False)
+class SourceImage:
+    """An original photo of an unlabelled (``images``) dataset, for face panels."""
+
+    name: str
+    """The sample name (``astronaut``) or the file path relative to the dataset folder."""
+    image: np.ndarray
+    """uint8 RGB (H, W, 3), shrunk to at most ``SOURCE_MAX_SIDE`` pixels on its longer side."""
+    faces: list[Face]
+    """Faces found in ``image`` (its coordinates), most confident first; empty without face_crop."""
+
+
+@dataclass(eq=False)
 class LoadedData:
     classes: list[str]
+    """Label names; empty for unlabelled data (the model's classes name the outputs then)."""
     train: ImageSet
     val: ImageSet
     test: ImageSet
@@ -62,6 +78,15 @@ class LoadedData:
     """(file path, reason) for every unreadable image file that was left out."""
     description: str
     """One short English line describing the source, e.g. "scikit-learn digits: 1,797 images, 8×8 gray"."""
+    labelled: bool = True
+    """False for ``kind = "images"``: train/val are empty, every test label is -1."""
+    sources: list[SourceImage] = field(default_factory=list)
+    """Unlabelled data only: the original photos the test images come from."""
+    source_index: np.ndarray | None = None
+    """Unlabelled data only: int64 (N,), the ``sources`` entry of each test image."""
+    face_index: np.ndarray | None = None
+    """Unlabelled data only: int64 (N,), which of its source's ``faces`` each test image is
+    cropped from, or -1 for a whole photo (no face_crop)."""
 
 
 # --------------------------------------------------------------------------- loader contract
@@ -77,6 +102,8 @@ class RawPart:
     files: list[Path] | None = None
     root: Path | None = None
     """For ``files``: the folder holding one sub-folder per class (named in error messages)."""
+    images: list[np.ndarray] | None = None
+    """Already decoded uint8 images of differing sizes (e.g. face crops), one per label."""
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -88,6 +115,7 @@ class RawPart:
             x=None if self.x is None else self.x[idx],
             files=None if self.files is None else [self.files[i] for i in idx],
             root=self.root,
+            images=None if self.images is None else [self.images[i] for i in idx],
         )
 
 
@@ -102,6 +130,14 @@ class RawData:
     """Predefined validation part; if None (and ``pool`` is None) it is carved from train."""
     test: RawPart | None = None
     split: SplitSpec = field(default_factory=SplitSpec)
+    labelled: bool = True
+    """False: ``test`` holds every image with label -1, nothing is split or subsampled here
+    (the loader applies ``max_samples``), and ``classes`` is empty."""
+    sources: list[SourceImage] = field(default_factory=list)
+    source_index: np.ndarray | None = None
+    face_index: np.ndarray | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """Files the loader itself failed to decode."""
 
 
 Loader = Callable[[Any, Path], RawData]
@@ -182,6 +218,8 @@ def load_dataset(
     size = (height, width)
     seed = int(seed) % (2**32)
     raw = _registered(LOADERS, spec)(spec, Path(base_dir))
+    if not raw.labelled:
+        return _load_unlabelled(spec, raw, size, channels)
     classes = list(raw.classes)
     for part in (raw.pool, raw.train, raw.val, raw.test):
         if part is not None:
@@ -309,11 +347,44 @@ def _subset(images: ImageSet, idx: np.ndarray) -> ImageSet:
     return ImageSet(x=np.ascontiguousarray(images.x[idx]), y=np.ascontiguousarray(images.y[idx]))
 
 
+def _load_unlabelled(spec: Any, raw: RawData, size: tuple[int, int], channels: int) -> LoadedData:
+    """Finish an unlabelled dataset: every image is a test image with label -1, nothing split."""
+    if raw.test is None or len(raw.test) == 0:
+        raise DataError(f"Dataset '{spec.name}': the loader found no images.")
+    test = _materialize(spec, raw.test, size, channels, [], [])
+    height, width = size
+
+    def empty() -> ImageSet:
+        return ImageSet(x=np.zeros((0, height, width, channels), np.uint8), y=np.zeros(0, np.int64))
+
+    skipped = list(raw.skipped)
+    description = raw.description
+    if skipped:
+        description += f" ({len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} skipped)"
+    return LoadedData(
+        classes=[],
+        train=empty(),
+        val=empty(),
+        test=test,
+        skipped=skipped,
+        description=description,
+        labelled=False,
+        sources=list(raw.sources),
+        source_index=raw.source_index,
+        face_index=raw.face_index,
+    )
+
+
 def _materialize(
     spec: Any, part: RawPart, size: tuple[int, int], channels: int, classes: list[str],
     skipped: list[tuple[str, str]],
 ) -> ImageSet:
     height, width = size
+    if part.images is not None:
+        x = np.empty((len(part.images), height, width, channels), dtype=np.uint8)
+        for i, img in enumerate(part.images):
+            x[i] = convert_images(np.asarray(img)[None], size, channels)[0]
+        return ImageSet(x=x, y=np.asarray(part.y, dtype=np.int64))
     if part.files is None:
         if part.x is None:
             raise DataError(f"Dataset '{spec.name}': the loader gave labels without images.")
@@ -379,11 +450,13 @@ def convert_images(x: np.ndarray, size: tuple[int, int], channels: int) -> np.nd
     return np.ascontiguousarray(x, dtype=np.uint8)
 
 
-def decode_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
-    """Decode one image file with Pillow → uint8 (height, width, channels). Raises on bad files."""
+def _open_image(path: Path, mode: str) -> Any:
+    """Decode one image file with Pillow into a loaded PIL image of ``mode`` ("L" or "RGB").
+
+    EXIF orientation is applied; 16-bit and float images are scaled to 0..255.
+    """
     from PIL import Image, ImageOps
 
-    height, width = size
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with Image.open(path) as opened:
@@ -401,10 +474,18 @@ def decode_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray
                 elif top > 255.0:
                     arr = arr * (255.0 / 65535.0)
                 img = Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8))
-            img = img.convert("L" if channels == 1 else "RGB")
-            if img.size != (width, height):
-                img = img.resize((width, height), Image.Resampling.BILINEAR)
-            arr = np.asarray(img, dtype=np.uint8)
+            return img.convert(mode)
+
+
+def decode_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
+    """Decode one image file with Pillow → uint8 (height, width, channels). Raises on bad files."""
+    from PIL import Image
+
+    height, width = size
+    img = _open_image(path, "L" if channels == 1 else "RGB")
+    if img.size != (width, height):
+        img = img.resize((width, height), Image.Resampling.BILINEAR)
+    arr = np.asarray(img, dtype=np.uint8)
     return arr.reshape(height, width, channels)
 
 
@@ -867,3 +948,188 @@ def _npz_load(spec: Any, base_dir: Path) -> RawData:
         test=RawPart(y=labels["y_test"], x=xs["test"]),
         split=spec.split,
     )
+
+
+# --------------------------------------------------------------------------- unlabelled images
+
+SOURCE_MAX_SIDE = 1024
+"""Photos of an ``images`` dataset are shrunk to this longer side before face detection and
+cropping (keeps memory and MTCNN time bounded for camera photos; model inputs are far smaller)."""
+
+
+def _sample_problem(name: str) -> str | None:
+    import skimage.data
+
+    if not callable(getattr(skimage.data, name, None)):
+        return f"{name!r} is not a scikit-image sample photo (skimage.data.{name} does not exist)"
+    return None
+
+
+def _sample_photo(name: str) -> np.ndarray:
+    import skimage.data
+
+    return np.asarray(getattr(skimage.data, name)())
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 (H, W), (H, W, 1|3|4) → uint8 (H, W, 3) (gray repeated, alpha dropped)."""
+    x = np.asarray(image)
+    if x.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {x.dtype}")
+    if x.ndim == 2:
+        x = x[..., None]
+    if x.ndim != 3 or x.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"expected an image shaped (H, W) or (H, W, C), got {x.shape}")
+    if x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    return np.ascontiguousarray(x[..., :3])
+
+
+def _shrink(image: np.ndarray, max_side: int = SOURCE_MAX_SIDE) -> np.ndarray:
+    height, width = image.shape[:2]
+    if max(height, width) <= max_side:
+        return image
+    from PIL import Image
+
+    scale = max_side / max(height, width)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(image).resize(new_size, Image.Resampling.BILINEAR))
+
+
+def _named_list(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+@register_classes("images")
+def _images_classes(spec: Any, base_dir: Path) -> list[str]:
+    """Always empty: unlabelled images have no classes; the model's ``classes`` name its outputs."""
+    return []
+
+
+@register_check("images")
+def _images_check(spec: Any, base_dir: Path) -> list[str]:
+    import importlib.util
+
+    problems = []
+    if spec.classes is not None:
+        problems.append("classes: an images dataset has no labels; give the class names on the model "
+                        "(models[].classes) instead")
+    if spec.path is not None:
+        root = resolve_path(base_dir, spec.path)
+        if not root.exists():
+            problems.append(f"path: folder not found: {root}")
+        elif not root.is_dir():
+            problems.append(f"path: not a folder: {root}")
+        elif not _image_files(root):
+            problems.append(f"path: no image files ({' '.join(IMAGE_EXTENSIONS)}) in {root}")
+    if spec.samples:
+        problems += [f"samples: {p}" for p in map(_sample_problem, spec.samples) if p]
+    if spec.face_crop:
+        missing = [m for m in ("mtcnn", "lz4", "joblib") if importlib.util.find_spec(m) is None]
+        if missing:
+            problems.append(f"face_crop: face detection needs the packages {missing} "
+                            "(pip install mtcnn==1.0.0 lz4 joblib)")
+    return problems
+
+
+@register_loader("images")
+def _images_load(spec: Any, base_dir: Path) -> RawData:
+    """Photos from ``path`` (sorted, recursive) then ``samples`` (in order); with ``face_crop``
+    every face found becomes one image. ``max_samples`` keeps the first images, stopping
+    early so that no more photos are decoded or searched than needed."""
+    inputs: list[tuple[str, Path | None, Callable[[], np.ndarray]]] = []  # (name, file | None, reader)
+    where: list[str] = []
+    if spec.path is not None:
+        root = resolve_path(base_dir, spec.path)
+        if not root.is_dir():
+            raise DataError(f"Dataset '{spec.name}': path folder not found: {root}.")
+        files = _image_files(root)
+        where.append(f"folder {root} ({len(files):,} image file{'s' if len(files) != 1 else ''})")
+        for path in files:
+            inputs.append((path.relative_to(root).as_posix(), path,
+                           lambda path=path: np.asarray(_open_image(path, "RGB"), dtype=np.uint8)))
+    if spec.samples:
+        for name in spec.samples:
+            problem = _sample_problem(name)
+            if problem:
+                raise DataError(f"Dataset '{spec.name}': {problem}.")
+            inputs.append((name, None, lambda name=name: _sample_photo(name)))
+        plural = "s" if len(spec.samples) != 1 else ""
+        where.append(f"scikit-image sample{plural} {', '.join(spec.samples)}")
+    if spec.face_crop:
+        from reportgen.explain.faces import crop_face
+
+    limit = spec.max_samples
+    sources: list[SourceImage] = []
+    images: list[np.ndarray] = []
+    source_index: list[int] = []
+    face_index: list[int] = []
+    skipped: list[tuple[str, str]] = []
+    searched: list[str] = []
+    for name, path, read in inputs:
+        if limit is not None and len(images) >= limit:
+            break
+        try:
+            photo = _shrink(_as_rgb(read()))
+        except Exception as exc:  # noqa: BLE001 - any decoding failure means "unreadable"
+            if path is not None:
+                skipped.append((str(path), f"{type(exc).__name__}: {exc}"))
+                continue
+            raise DataError(f"Dataset '{spec.name}': cannot load the scikit-image sample {name!r} "
+                            f"({type(exc).__name__}: {exc}).") from None
+        faces = []
+        if spec.face_crop:
+            faces = _find_faces(spec, photo)
+            searched.append(name)
+            for k, face in enumerate(faces):
+                images.append(crop_face(photo, face, spec.face_margin))
+                source_index.append(len(sources))
+                face_index.append(k)
+        else:
+            images.append(photo)
+            source_index.append(len(sources))
+            face_index.append(-1)
+        sources.append(SourceImage(name=name, image=photo, faces=faces))
+    if not sources:
+        detail = f" ({len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''})" if skipped else ""
+        raise DataError(f"Dataset '{spec.name}': no readable image in {'; '.join(where)}{detail}.")
+    if not images:
+        raise DataError(
+            f"Dataset '{spec.name}': face_crop found no face with confidence ≥ "
+            f"{spec.min_face_confidence:g} in {_named_list(searched)}; give photos with a visible "
+            "face, lower min_face_confidence, or set face_crop = false to use the whole images."
+        )
+    limited = limit is not None and (
+        len(images) > limit or len(sources) + len(skipped) < len(inputs)
+    )
+    if limit is not None:
+        del images[limit:], source_index[limit:], face_index[limit:]
+    n = len(images)
+    if spec.face_crop:
+        photos = f"{len(sources):,} photo{'s' if len(sources) != 1 else ''}"
+        made = (f"{n:,} face crop{'s' if n != 1 else ''} from {photos} "
+                f"(MTCNN, confidence ≥ {spec.min_face_confidence:g})")
+    else:
+        made = f"{n:,} image{'s' if n != 1 else ''}"
+    if limited:
+        made += f" (max_samples: {n:,} used)"
+    return RawData(
+        classes=[],
+        description=f"unlabelled images, {'; '.join(where)}: {made}",
+        test=RawPart(y=np.full(n, -1, dtype=np.int64), images=images),
+        labelled=False,
+        sources=sources,
+        source_index=np.asarray(source_index, dtype=np.int64),
+        face_index=np.asarray(face_index, dtype=np.int64),
+        skipped=skipped,
+    )
+
+
+def _find_faces(spec: Any, photo: np.ndarray) -> list[Face]:
+    try:
+        from reportgen.explain.faces import detect_faces
+
+        return detect_faces(photo, min_confidence=spec.min_face_confidence)
+    except ImportError as exc:
+        raise DataError(f"Dataset '{spec.name}': face_crop needs face detection: {exc}.") from None
