@@ -6,13 +6,15 @@ languages (Chinese drawn with the CJK font from :mod:`reportgen.fonts`).
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-DPI = 144
+DPI = 120  # about 200 ppi at the width figures take on an A4 page
 
 
 @lru_cache(maxsize=1)
@@ -50,8 +52,13 @@ def _save(fig, path: Path) -> Path:
     plt = _pyplot()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, format="png")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", facecolor="white")
     plt.close(fig)
+    # Opaque RGB: an alpha channel would become a second (soft-mask) image in the PDF.
+    from PIL import Image
+
+    Image.open(buffer).convert("RGB").save(tmp, format="PNG")
     tmp.replace(path)
     return path
 
@@ -108,3 +115,116 @@ def training_curves(history: dict[str, list[float]], path: Path, *, titles: tupl
             ax.set_xticks(epochs)
     fig.tight_layout()
     return _save(fig, path)
+
+
+@dataclass
+class Panel:
+    """One cell of an image grid: a picture, optionally with an overlay drawn on top.
+
+    ``overlay_kind``: ``heat`` (0..1 map, jet over the image), ``signed`` (diverging map
+    centred on 0, e.g. occlusion drops), ``mask`` (LIME: +1 green, −1 red, with the
+    superpixel borders of ``segments``), ``map`` (the map alone, no picture).
+    """
+
+    image: np.ndarray | None
+    overlay: np.ndarray | None = None
+    overlay_kind: str = "heat"
+    title: str = ""
+    segments: np.ndarray | None = None
+
+
+def _display(image: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """uint8/float pixels (H,W[,C]) → an array imshow draws as the dataset shows it."""
+    img = np.asarray(image, dtype=np.float32)
+    if img.max() > 1.0:
+        img = img / 255.0
+    img = np.clip(img, 0, 1)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        return img[..., 0], "gray"
+    return img, None
+
+
+def _draw_panel(ax, panel: Panel) -> None:
+    ax.set_axis_off()
+    if panel.image is not None and panel.overlay_kind != "map":
+        img, cmap = _display(panel.image)
+        ax.imshow(img, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    if panel.overlay is not None:
+        data = np.asarray(panel.overlay, dtype=np.float32)
+        if panel.overlay_kind == "map":
+            ax.imshow(data, cmap="inferno", vmin=0, vmax=max(float(data.max()), 1e-8))
+        elif panel.overlay_kind == "heat":
+            ax.imshow(data, cmap="jet", alpha=0.45, vmin=0, vmax=1, interpolation="bilinear")
+        elif panel.overlay_kind == "signed":
+            bound = max(float(np.abs(data).max()), 1e-8)
+            ax.imshow(data, cmap="RdBu_r", alpha=0.6, vmin=-bound, vmax=bound, interpolation="nearest")
+        elif panel.overlay_kind == "mask":
+            rgba = np.zeros((*data.shape, 4), dtype=np.float32)
+            rgba[data > 0] = (0.1, 0.8, 0.1, 0.5)
+            rgba[data < 0] = (0.9, 0.1, 0.1, 0.5)
+            ax.imshow(rgba, interpolation="nearest")
+    if panel.segments is not None:
+        from skimage.segmentation import find_boundaries
+
+        edges = find_boundaries(panel.segments, mode="inner").astype(np.float32)
+        ax.imshow(np.ma.masked_where(edges == 0, edges), cmap="autumn", alpha=0.7,
+                  interpolation="nearest")
+    if panel.title:
+        ax.set_title(panel.title, fontsize=7)
+
+
+def image_grid(rows: list[list[Panel]], path: Path, *, column_titles: Sequence[str] = (),
+               row_titles: Sequence[str] = (), cell_inches: float = 1.55) -> Path:
+    """A grid of image panels (rows × columns); empty trailing cells are left blank."""
+    plt = _pyplot()
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False,
+                             figsize=(cell_inches * n_cols + (0.5 if row_titles else 0),
+                                      cell_inches * n_rows + (0.35 if column_titles else 0)))
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i][j]
+            if j < len(row):
+                _draw_panel(ax, row[j])
+            else:
+                ax.set_axis_off()
+    for j, title in enumerate(column_titles[:n_cols]):
+        axes[0][j].set_title((axes[0][j].get_title() + "\n" if axes[0][j].get_title() else "") + title,
+                             fontsize=8, fontweight="bold")
+    for i, title in enumerate(row_titles[:n_rows]):
+        axes[i][0].text(-0.08, 0.5, title, transform=axes[i][0].transAxes, rotation=90,
+                        ha="right", va="center", fontsize=7)
+    fig.tight_layout(pad=0.3, h_pad=0.6, w_pad=0.3)
+    return _save(fig, path)
+
+
+def face_boxes(image: np.ndarray, faces: Sequence, labels: Sequence[str], path: Path) -> Path:
+    """A photo with each detected face's box, landmarks and a label (e.g. the predicted class)."""
+    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
+    height, width = image.shape[:2]
+    fig, ax = plt.subplots(figsize=(4.2, 4.2 * height / width))
+    img, cmap = _display(image)
+    ax.imshow(img, cmap=cmap)
+    ax.set_axis_off()
+    for face, label in zip(faces, labels):
+        x, y, w, h = face.box
+        ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="lime", linewidth=1.6))
+        for px, py in face.keypoints.values():
+            ax.plot(px, py, "o", markersize=2.5, color="yellow")
+        ax.text(x, max(y - 4, 0), label, color="black", fontsize=7, va="bottom",
+                bbox={"facecolor": "lime", "alpha": 0.85, "pad": 1.5, "edgecolor": "none"})
+    fig.tight_layout(pad=0.2)
+    return _save(fig, path)
+
+
+def example_grid(per_example: list[list[Panel]], kinds: Sequence[str], path: Path) -> Path:
+    """Panels of several kinds (input, map A, map B…) for each example.
+
+    Many examples: one column per example, one row per kind (a wide strip). One or two
+    examples: one row per example, so the figure is not a tall narrow column.
+    """
+    if len(per_example) >= 3:
+        return image_grid([list(row) for row in zip(*per_example)], path, row_titles=kinds)
+    return image_grid(per_example, path, column_titles=kinds, cell_inches=2.0)

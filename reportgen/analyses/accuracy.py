@@ -14,6 +14,7 @@ class Accuracy(Analysis):
 
     name = "accuracy"
     title = Msg("Accuracy")
+    needs_labels = True
 
     def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
         ev = ctx.evaluation

@@ -78,12 +78,33 @@ class AnalysisContext:
     languages: list[str]
     train: Any = None  # TrainSpec of the experiment, None for a model evaluated as loaded
     batch_size: int = 256
+    _shared: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def shared(self, key: str, factory: Any) -> Any:
+        """Compute ``factory()`` once per experiment (compiled functions, probes) for all analyses."""
+        if key not in self._shared:
+            self._shared[key] = factory()
+        return self._shared[key]
+
+    @property
+    def labelled(self) -> bool:
+        return self.data.labelled
+
+    @property
+    def images(self) -> np.ndarray:
+        """The images analyses explain: the test set (pixel values 0..255, uint8)."""
+        return self.data.test.x
+
+    def predict_fn(self):
+        """Compiled, batched softmax forward on preprocessed inputs (see explain.gradients)."""
+        from reportgen.explain import make_predict_fn
+
+        return self.shared("predict_fn", lambda: make_predict_fn(self.model, self.batch_size))
 
     @cached_property
     def test_probabilities(self) -> np.ndarray:
         """Softmax outputs on the whole test set, computed once and shared by all analyses."""
-        x = self.preprocess(self.data.test.x)
-        return np.asarray(self.model.predict(x, batch_size=self.batch_size, verbose=0))
+        return self.predict_fn()(self.preprocess(self.data.test.x))
 
     @property
     def y_true(self) -> np.ndarray:
@@ -117,7 +138,8 @@ class Analysis(ABC):
     name: ClassVar[str]
     title: ClassVar[Msg]
     Params: ClassVar[type[BaseModel]] = NoParams
-    needs_history: ClassVar[bool] = False
+    needs_labels: ClassVar[bool] = False
+    """True when the analysis compares predictions with true labels (not for ``images`` data)."""
 
     @abstractmethod
     def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:

@@ -21,6 +21,7 @@ class ClassificationReport(Analysis):
 
     name = "classification_report"
     title = Msg("Per-class precision, recall and F1")
+    needs_labels = True
 
     def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
         ev = ctx.evaluation

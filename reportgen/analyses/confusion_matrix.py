@@ -16,6 +16,7 @@ class ConfusionMatrix(Analysis):
 
     name = "confusion_matrix"
     title = Msg("Confusion matrix")
+    needs_labels = True
 
     def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
         ev = ctx.evaluation

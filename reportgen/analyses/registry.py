@@ -27,7 +27,7 @@ def _load_all() -> None:
     import reportgen.analyses as package
 
     for info in pkgutil.iter_modules(package.__path__):
-        if info.name not in {"base", "registry"}:
+        if info.name not in {"base", "registry"} and not info.name.startswith("_"):
             importlib.import_module(f"{package.__name__}.{info.name}")
 
 
@@ -40,11 +40,15 @@ def get(name: str) -> type[Analysis]:
     return available()[name]
 
 
-def analysis_problems(spec: AnalysisSpec) -> list[str]:
+def analysis_problems(spec: AnalysisSpec, labelled: bool = True) -> list[str]:
     """Problems with one manifest analysis entry, each starting with its field suffix."""
     names = available()
     if spec.method not in names:
         return [f".method: unknown analysis {spec.method!r}; expected one of {list(names)}"]
+    if not labelled and names[spec.method].needs_labels:
+        usable = [n for n, cls in names.items() if not cls.needs_labels]
+        return [f".method: {spec.method!r} compares predictions with labels, but this dataset has "
+                f"none (kind = \"images\"); analyses that need no labels: {usable}"]
     try:
         names[spec.method].Params.model_validate(spec.params)
     except ValidationError as exc:

@@ -42,9 +42,12 @@ def _setup_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     rows: list[tuple[Msg, Any]] = [
         (Msg("Dataset"), f"{plan.dataset.name} — {data.get('description', '')}"),
         (Msg("Classes"), ", ".join(outcome.classes)),
-        (Msg("Images (train / validation / test)"),
-         f"{data.get('train', 0)} / {data.get('val', 0)} / {data.get('test', 0)}"),
     ]
+    if data.get("labelled", True):
+        rows.append((Msg("Images (train / validation / test)"),
+                     f"{data.get('train', 0)} / {data.get('val', 0)} / {data.get('test', 0)}"))
+    else:
+        rows.append((Msg("Images inspected (no labels)"), data.get("test", 0)))
     if data.get("skipped"):
         rows.append((Msg("Unreadable files skipped"), data["skipped"]))
     if model:
@@ -69,6 +72,9 @@ def _summary_rows(outcomes: list[ExperimentOutcome]) -> list[list[Any]]:
             rows.append([o.plan.name, o.plan.dataset.name, o.plan.model.name, Msg("failed"), "", ""])
             continue
         ev = o.evaluation
+        if not ev:  # an inspection of unlabelled images has no accuracy
+            rows.append([o.plan.name, o.plan.dataset.name, o.plan.model.name, "—", "—", "—"])
+            continue
         rows.append([o.plan.name, o.plan.dataset.name, o.plan.model.name, f"{ev['accuracy']:.4f}",
                      f"{ev['macro_avg']['f1']:.4f}",
                      f"{o.cache.get('train_seconds') or 0:.1f}" if o.plan.trains else "—"])

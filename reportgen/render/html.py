@@ -51,8 +51,12 @@ def text(context, value: Any) -> Markup:
     return escape(value)
 
 
-def data_uri(path: Path) -> str:
-    """Figures are embedded so the HTML is one self-contained file that opens offline."""
+@pass_context
+def image_src(context, path: Path) -> str:
+    """The HTML embeds figures (one self-contained file that opens offline); the PDF's input
+    links them as files, so WeasyPrint need not parse megabytes of base64."""
+    if context["medium"] == "print":
+        return Path(path).resolve().as_uri()
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
@@ -60,7 +64,7 @@ def data_uri(path: Path) -> str:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader([str(templates_dir())]), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(bi=bi, text=text, data_uri=data_uri, partial_for=_partial_for(env))
+    env.globals.update(bi=bi, text=text, image_src=image_src, partial_for=_partial_for(env))
     return env
 
 

@@ -1,0 +1,62 @@
+"""Saliency maps: vanilla gradient and SmoothGrad.
+
+References:
+    Simonyan et al. 2014, "Deep Inside Convolutional Networks", https://arxiv.org/abs/1312.6034
+    Smilkov et al. 2017, "SmoothGrad: removing noise by adding noise", https://arxiv.org/abs/1706.03825
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reportgen import figures
+from reportgen.analyses._examples import caption, one_per_class, target_classes
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses.registry import register
+from reportgen.figures import Panel
+
+
+class SaliencyParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    examples: int = Field(10, ge=1, le=30)
+    """How many test images (one per class on labelled data)."""
+    smoothgrad_samples: int = Field(25, ge=1, le=200)
+    noise_level: float = Field(0.15, gt=0, le=1)
+    """SmoothGrad noise σ as a share of each image's value range."""
+
+
+@register
+class Saliency(Analysis):
+    """|∂ score / ∂ input| for the predicted class, plain and averaged over noisy copies."""
+
+    name = "saliency"
+    title = Msg("Saliency maps")
+    Params = SaliencyParams
+
+    def run(self, ctx: AnalysisContext, params: SaliencyParams) -> AnalysisResult:
+        from reportgen.explain import logits_model, saliency
+
+        indices = one_per_class(ctx, params.examples)
+        targets = target_classes(ctx, indices)
+        x = ctx.preprocess(ctx.images[indices])
+        scores = ctx.shared("logits_model", lambda: logits_model(ctx.model))
+        vanilla = saliency(scores, x, targets)
+        smooth = saliency(scores, x, targets, samples=params.smoothgrad_samples,
+                          noise_level=params.noise_level, seed=ctx.seed)
+        columns = [[Panel(ctx.images[i], title=caption(ctx, i, c)),
+                    Panel(None, vanilla[k], "map"), Panel(None, smooth[k], "map")]
+                   for k, (i, c) in enumerate(zip(indices, targets))]
+        path = figures.example_grid(
+            columns, [ctx.label("Input"), ctx.label("Vanilla gradient"), ctx.label("SmoothGrad")],
+            ctx.figure_path("saliency"))
+        return AnalysisResult(
+            metrics={"examples": [{"index": int(i), "class": ctx.classes[c]} for i, c in zip(indices, targets)],
+                     "smoothgrad_samples": params.smoothgrad_samples, "noise_level": params.noise_level},
+            figures=[Figure(path, Msg("Saliency of the predicted class for {count} test images of "
+                                      "{experiment}: the input, its vanilla gradient and SmoothGrad with "
+                                      "{samples} noisy copies. Brighter pixels change the class score "
+                                      "most.",
+                                      {"count": len(indices), "experiment": ctx.experiment,
+                                       "samples": params.smoothgrad_samples}), wide=True)],
+        )

@@ -1,0 +1,60 @@
+"""Top-k predictions of each image, with a Grad-CAM for each of the k classes."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from reportgen import figures
+from reportgen.analyses._examples import one_per_class
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses.gradcam import probe_for
+from reportgen.analyses.registry import register
+from reportgen.figures import Panel
+
+
+class TopKParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k: int = Field(3, ge=1, le=10)
+    max_images: int = Field(8, ge=1, le=40)
+    layer: str | None = None
+
+
+@register
+class TopK(Analysis):
+    """Rank 1…k classes with probabilities; each rank has its own class-specific heat map."""
+
+    name = "top_k"
+    title = Msg("Top-k predictions with Grad-CAM per class")
+    Params = TopKParams
+
+    def run(self, ctx: AnalysisContext, params: TopKParams) -> AnalysisResult:
+        from reportgen.explain import gradcam
+
+        k = min(params.k, len(ctx.classes))
+        indices = one_per_class(ctx, params.max_images)
+        probabilities = ctx.test_probabilities[indices]
+        ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        x = ctx.preprocess(ctx.images[indices])
+        # One batch: every image repeated k times, each copy explaining another class.
+        cams = gradcam(probe_for(ctx, params.layer), np.repeat(x, k, axis=0), ranked.reshape(-1))
+        cams = cams.reshape(len(indices), k, *cams.shape[1:])
+        grid, records = [], []
+        for n, i in enumerate(indices):
+            first = f"{ctx.label('True class')}: {ctx.classes[ctx.y_true[i]]}" if ctx.labelled else f"#{i}"
+            row = [Panel(ctx.images[i], title=first)]
+            for r, c in enumerate(ranked[n]):
+                row.append(Panel(ctx.images[i], cams[n, r], title=f"{r + 1}. {ctx.classes[c]} "
+                                                                  f"{probabilities[n, c]:.2f}"))
+            grid.append(row)
+            records.append({"index": int(i), "top": [{"class": ctx.classes[c], "probability":
+                                                      float(probabilities[n, c])} for c in ranked[n]]})
+        path = figures.image_grid(grid, ctx.figure_path("top_k"),
+                                  column_titles=[ctx.label("Input")] + [f"#{r + 1}" for r in range(k)])
+        return AnalysisResult(
+            metrics={"k": k, "images": records},
+            figures=[Figure(path, Msg("The {k} most probable classes of each image ({experiment}) with "
+                                      "their probabilities; each heat map is the Grad-CAM of that "
+                                      "class.", {"k": k, "experiment": ctx.experiment}), wide=True)],
+        )

@@ -1,0 +1,97 @@
+"""The contract every registered analysis keeps: runs on a gray and an RGB model, writes real
+PNG figures, returns JSON-serialisable finite metrics and translatable text.
+
+To add an analysis, add a row to CASES; test_every_analysis_has_a_case fails until you do.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from reportgen.analyses import registry
+from reportgen.analyses.base import AnalysisContext, AnalysisResult, Msg
+from reportgen.config.schema import CnnModel, ConvBlock, DigitsDataset
+from reportgen.i18n import catalog
+from reportgen.run import models
+from reportgen.run.data import load_dataset
+
+# name → manifest options that keep the case fast (same validation as a manifest entry)
+CASES: dict[str, dict] = {
+    "accuracy": {},
+    "classification_report": {},
+    "confusion_matrix": {},
+    "training_curves": {},
+    "saliency": {"examples": 3, "smoothgrad_samples": 4},
+    "gradcam": {"examples": 3},
+    "misclassified": {"pairs": 2, "per_pair": 2},
+    "top_k": {"k": 2, "max_images": 3},
+    "occlusion": {"examples": 2, "patch": 4},
+    "filters": {"filters": 4, "steps": 5},
+    "lime": {"examples": 1, "num_samples": 60, "max_classes": 3},
+    "face_panel": {},
+}
+
+
+def test_every_analysis_has_a_case():
+    missing = sorted(set(registry.available()) - set(CASES))
+    assert not missing, f"add contract cases for: {missing}"
+
+
+def _context(channels: int, tmp_path: Path) -> AnalysisContext:
+    spec = CnnModel(kind="cnn", name=f"cnn{channels}", input_shape=(16, 16, channels),
+                    conv_blocks=[ConvBlock(filters=4), ConvBlock(filters=6)], dense=[8])
+    data = load_dataset(DigitsDataset(kind="digits", name="digits", max_samples=150), (16, 16),
+                        channels, 0, Path("."))
+    model = models.build_model(spec, 10, Path("."))  # untrained: the contract is about shapes
+    history = {"loss": [2.0, 1.5], "val_loss": [2.1, 1.7], "accuracy": [0.2, 0.4],
+               "val_accuracy": [0.2, 0.35]}
+    return AnalysisContext(experiment=f"contract{channels}", classes=[str(i) for i in range(10)],
+                           model=model, data=data, preprocess=models.preprocess_function(spec),
+                           history=history, figure_dir=tmp_path / f"figures{channels}", seed=0,
+                           languages=["zh-TW", "en"])
+
+
+@pytest.fixture(scope="module", params=[1, 3], ids=["gray", "rgb"])
+def context(request, tmp_path_factory):
+    return _context(request.param, tmp_path_factory.mktemp(f"contract{request.param}"))
+
+
+def _finite(value) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def _msgs(result: AnalysisResult) -> list[Msg]:
+    msgs = [f.caption for f in result.figures] + list(result.notes)
+    for table in result.tables:
+        msgs += table.columns + [c for row in table.rows for c in row if isinstance(c, Msg)]
+    return msgs
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_analysis_contract(name, context):
+    cls = registry.get(name)
+    result = cls().run(context, cls.Params.model_validate(CASES[name]))
+    assert isinstance(result, AnalysisResult)
+    json.dumps(result.metrics)
+    assert _finite(result.metrics), result.metrics
+    assert result.figures or result.notes or result.tables
+    for figure in result.figures:
+        with Image.open(figure.path) as image:
+            assert image.format == "PNG" and min(image.size) > 50
+            pixels = np.asarray(image.convert("L"))
+            assert pixels.std() > 1, f"{figure.path.name} is blank"
+    for msg in _msgs(result):
+        assert msg.msgid in catalog("zh-TW"), f"untranslated: {msg.msgid!r}"
+        msg.msgid.format(**msg.params)  # every placeholder has a value
