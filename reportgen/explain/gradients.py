@@ -514,6 +514,26 @@ def _blur(tf: Any, x: Any) -> Any:
     return tf.nn.depthwise_conv2d(padded, kernel, strides=[1, 1, 1, 1], padding="VALID")
 
 
+def _ascent_step(tf: Any, model: Any, z: Any, selected: Any, shift: Any, step_size: Any,
+                 middle: Any, half: Any, decay: float) -> Any:
+    """One gradient-ascent step on ``z`` for every image of the batch (see filter_visualization)."""
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        # x = middle + half·tanh(z) stays inside the range without clipping; hard clipping made
+        # flat saturated areas whose max-pool ties were broken differently in a batch of 7 and
+        # a batch of 1, and the runs diverged.
+        x = middle + half * tf.tanh(z)
+        # Jitter (Olah et al. 2017): the same small shift for every image this step.
+        moved = tf.roll(x, shift=shift, axis=[1, 2])
+        activations = model(moved, training=False)
+        # Σ_i mean(act[i, ..., filters[i]]): each image only sees its own filter.
+        loss = tf.reduce_sum(tf.reduce_mean(activations * selected, axis=(1, 2)))
+    grads = tape.gradient(loss, z)
+    # Normalised step: every filter moves at the same pace whatever its scale.
+    rms = tf.sqrt(tf.reduce_mean(tf.square(grads), axis=(1, 2, 3), keepdims=True))
+    return (z + step_size * grads / (rms + 1e-8)) * (1.0 - decay)  # L2 decay to the middle
+
+
 def _ascent_function(activation_model: Any, shape: tuple[int, int, int], blur_every: int,
                      decay: float) -> Callable:
     functions = _model_functions(activation_model)
@@ -530,21 +550,7 @@ def _ascent_function(activation_model: Any, shape: tuple[int, int, int], blur_ev
             half = (value_range[1] - value_range[0]) / 2.0
             selected = tf.one_hot(filters, channels)[:, None, None, :]
             for i in tf.range(tf.shape(shifts)[0]):
-                with tf.GradientTape() as tape:
-                    tape.watch(z)
-                    # x = middle + half·tanh(z) stays inside the range without clipping; hard
-                    # clipping made flat saturated areas whose max-pool ties were broken
-                    # differently in a batch of 7 and a batch of 1, and the runs diverged.
-                    x = middle + half * tf.tanh(z)
-                    # Jitter (Olah et al. 2017): the same small shift for every image this step.
-                    moved = tf.roll(x, shift=shifts[i], axis=[1, 2])
-                    activations = model(moved, training=False)
-                    # Σ_i mean(act[i, ..., filters[i]]): each image only sees its own filter.
-                    loss = tf.reduce_sum(tf.reduce_mean(activations * selected, axis=(1, 2)))
-                grads = tape.gradient(loss, z)
-                # Normalised step: every filter moves at the same pace whatever its scale.
-                rms = tf.sqrt(tf.reduce_mean(tf.square(grads), axis=(1, 2, 3), keepdims=True))
-                z = (z + step_size * grads / (rms + 1e-8)) * (1.0 - decay)  # L2 decay to the middle
+                z = _ascent_step(tf, model, z, selected, shifts[i], step_size, middle, half, decay)
                 if (i + 1) % blur_every == 0:  # damp high frequencies now and then
                     z = _blur(tf, z)
             return middle + half * tf.tanh(z)
