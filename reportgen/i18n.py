@@ -18,11 +18,12 @@ LOCALE_DIRS = {"zh-TW": "zh_TW", "en": "en"}
 
 @lru_cache(maxsize=None)
 def catalog(language: str) -> dict[str, str]:
-    """msgid → translation for one report language (untranslated entries are left out)."""
+    """msgid → translation for one report language (untranslated and fuzzy entries are left out:
+    a fuzzy entry is Babel's guess from a similar msgid, often with the wrong meaning)."""
     path = templates_dir() / "locales" / LOCALE_DIRS[language] / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as handle:
         po = read_po(handle, locale=LOCALE_DIRS[language])
-    return {m.id: m.string for m in po if m.id and isinstance(m.id, str) and m.string}
+    return {m.id: m.string for m in po if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
 
 
 def translate(msgid: str, language: str, params: dict[str, Any] | None = None) -> str:

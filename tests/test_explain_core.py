@@ -346,3 +346,36 @@ def test_rank_correlation_and_region_mass():
     mask = np.zeros((4, 4), bool)
     mask[:2, 2:] = True
     np.testing.assert_allclose(region_mass(maps, mask), [0.75, 0.0])
+
+
+# --------------------------------------------------------------------------------------------
+# The model shapes users bring: a Keras application nested in Sequential (RGB 224×224) and a
+# plain Sequential CNN on gray 48×48 faces
+# --------------------------------------------------------------------------------------------
+def _mobilenet_in_sequential():
+    base = keras.applications.MobileNetV2(weights=None, include_top=False, input_shape=(224, 224, 3))
+    model = keras.Sequential([keras.Input((224, 224, 3)), base, layers.GlobalAveragePooling2D(),
+                              layers.Dense(5, activation="softmax")])
+    return model, [base.name, "out_relu"]
+
+
+def _sequential_gray48():
+    model = keras.Sequential([keras.Input((48, 48, 1)), layers.Conv2D(8, 3, activation="relu"),
+                              layers.MaxPooling2D(), layers.Conv2D(16, 3, activation="relu", name="last"),
+                              layers.GlobalAveragePooling2D(), layers.Dense(7, activation="softmax")])
+    return model, ["last"]
+
+
+@pytest.mark.parametrize("build", [_mobilenet_in_sequential, _sequential_gray48],
+                         ids=["mobilenetv2-nested-rgb224", "sequential-gray48"])
+def test_gradcam_on_user_model_shapes_equals_the_eager_tutorial_code(build):
+    keras.utils.set_random_seed(3)
+    model, expected_layer = build()
+    shape = tuple(model.inputs[0].shape[1:])
+    x = np.random.default_rng(1).uniform(-1, 1, (3, *shape)).astype(np.float32)
+    target = np.array([0, 1, 2])
+    probe = build_probe(model)  # no "graph disconnected" on the nested backbone
+    assert probe.layer_path == expected_layer
+    maps = gradcam(probe, x, target)
+    assert maps.shape == (3, *shape[:2]) and np.isfinite(maps).all() and maps.max() > 0
+    np.testing.assert_allclose(maps, gradcam_eager_per_image(probe, x, target), atol=1e-4)

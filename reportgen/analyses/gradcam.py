@@ -46,6 +46,14 @@ def sanity_correlation(ctx: AnalysisContext, probe, x: np.ndarray, targets: np.n
     return float(np.mean([rank_correlation(a, b) for a, b in zip(maps, random_maps)]))
 
 
+def sanity_note(rho: float) -> Msg:
+    """The one-line report of the model-randomisation check."""
+    return Msg("Sanity check (Adebayo et al., 2018): with all weights re-initialised, "
+               "Grad-CAM maps have a mean Spearman rank correlation of {rho} with the "
+               "trained model's maps; a value near 1 would mean the maps do not depend "
+               "on what the model learned.", {"rho": f"{rho:.2f}"})
+
+
 @register
 class Gradcam(Analysis):
     """Class-activation heat maps of the predicted class over the input."""
@@ -74,14 +82,11 @@ class Gradcam(Analysis):
         if params.sanity_check:
             rho = sanity_correlation(ctx, probe, x, targets, cam)
             metrics["randomization_rank_correlation"] = rho
-            notes.append(Msg("Sanity check (Adebayo et al., 2018): with all weights re-initialised, "
-                             "Grad-CAM maps have a mean Spearman rank correlation of {rho} with the "
-                             "trained model's maps; a value near 1 would mean the maps do not depend "
-                             "on what the model learned.", {"rho": f"{rho:.2f}"}))
+            notes.append(sanity_note(rho))
         return AnalysisResult(
             metrics=metrics, notes=notes,
-            figures=[Figure(path, Msg("Grad-CAM and Grad-CAM++ of the predicted class for {count} test "
-                                      "images of {experiment}; red marks the regions that raise the "
+            figures=[Figure(path, Msg("Grad-CAM and Grad-CAM++ of the predicted class ({experiment}, "
+                                      "images shown: {count}); red marks the regions that raise the "
                                       "class score.",
                                       {"count": len(indices), "experiment": ctx.experiment}), wide=True)],
         )

@@ -18,6 +18,9 @@ from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
 
+COLUMNS = 4
+
+
 class LimeParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -57,7 +60,8 @@ class Lime(Analysis):
             row = [Panel(ctx.images[i], title=ctx.label("Input"), segments=result.segments)]
             row += [Panel(ctx.images[i], result.masks[int(c)], "mask",
                           title=f"{ctx.classes[c]} {ctx.test_probabilities[i, c]:.2f}") for c in order]
-            grid.append(row)
+            # At most COLUMNS panels a row: 8 (input + 7 classes) in one row are unreadably small.
+            grid += [row[k:k + COLUMNS] for k in range(0, len(row), COLUMNS)]
             records.append({"index": int(i), "segments": int(result.num_segments),
                             "classes": {ctx.classes[c]: {"top": [[int(s), float(w)] for s, w in
                                                                  result.weights[int(c)][:params.num_features]],
@@ -72,8 +76,8 @@ class Lime(Analysis):
                        {"samples": params.num_samples,
                         "segments": int(np.mean([r["segments"] for r in records])),
                         "seconds": f"{np.mean(seconds):.2f}"})],
-            figures=[Figure(path, Msg("LIME for {experiment}: the first image of each row shows the "
-                                      "superpixels; then one explanation per class (probability in the "
+            figures=[Figure(path, Msg("LIME for {experiment}: for each image, the first panel shows the "
+                                      "superpixels, then one explanation per class (probability in the "
                                       "title): green superpixels raise that class, red ones lower it.",
                                       {"experiment": ctx.experiment}), wide=True)],
         )

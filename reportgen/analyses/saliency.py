@@ -53,8 +53,8 @@ class Saliency(Analysis):
         return AnalysisResult(
             metrics={"examples": [{"index": int(i), "class": ctx.classes[c]} for i, c in zip(indices, targets)],
                      "smoothgrad_samples": params.smoothgrad_samples, "noise_level": params.noise_level},
-            figures=[Figure(path, Msg("Saliency of the predicted class for {count} test images of "
-                                      "{experiment}: the input, its vanilla gradient and SmoothGrad with "
+            figures=[Figure(path, Msg("Saliency of the predicted class ({experiment}, images shown: "
+                                      "{count}): the input, its vanilla gradient and SmoothGrad with "
                                       "{samples} noisy copies. Brighter pixels change the class score "
                                       "most.",
                                       {"count": len(indices), "experiment": ctx.experiment,

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reportgen import figures
 from reportgen.analyses._examples import one_per_class
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
-from reportgen.analyses.gradcam import probe_for
+from reportgen.analyses.gradcam import probe_for, sanity_correlation, sanity_note
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
@@ -19,6 +19,8 @@ class TopKParams(BaseModel):
     k: int = Field(3, ge=1, le=10)
     max_images: int = Field(8, ge=1, le=40)
     layer: str | None = None
+    sanity_check: bool = True
+    """Compare the rank-1 Grad-CAMs with those of the network with re-initialised weights."""
 
 
 @register
@@ -51,9 +53,16 @@ class TopK(Analysis):
             records.append({"index": int(i), "top": [{"class": ctx.classes[c], "probability":
                                                       float(probabilities[n, c])} for c in ranked[n]]})
         path = figures.image_grid(grid, ctx.figure_path("top_k"),
-                                  column_titles=[ctx.label("Input")] + [f"#{r + 1}" for r in range(k)])
+                                  column_titles=[ctx.label("Input")])
+        metrics: dict = {"k": k, "images": records}
+        notes = []
+        if params.sanity_check:
+            probe = probe_for(ctx, params.layer)
+            rho = sanity_correlation(ctx, probe, x, ranked[:, 0], cams[:, 0])
+            metrics["randomization_rank_correlation"] = rho
+            notes.append(sanity_note(rho))
         return AnalysisResult(
-            metrics={"k": k, "images": records},
+            metrics=metrics, notes=notes,
             figures=[Figure(path, Msg("The {k} most probable classes of each image ({experiment}) with "
                                       "their probabilities; each heat map is the Grad-CAM of that "
                                       "class.", {"k": k, "experiment": ctx.experiment}), wide=True)],
