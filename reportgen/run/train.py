@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from reportgen.config.schema import TrainSpec
 from reportgen.run.data import LoadedData
+from reportgen.run.input_pipeline import training_datasets
 
 ProgressFn = Callable[[str], None]
 
@@ -38,34 +39,6 @@ def _optimizer(spec: TrainSpec):
         "sgd": lambda learning_rate: keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9),
         "rmsprop": keras.optimizers.RMSprop,
     }[spec.optimizer](learning_rate=spec.learning_rate)
-
-
-def _datasets(data: LoadedData, spec: TrainSpec, preprocess, augment, seed: int):
-    """tf.data pipelines: shuffled, augmented (training only), preprocessed, batched, prefetched."""
-    import tensorflow as tf
-
-    def prepare(x, y, training: bool):
-        x = tf.cast(x, tf.float32)
-        if training and augment is not None:
-            x = augment(x, training=True)
-        # Preprocess functions work on NumPy arrays (the same ones analyses use); one call
-        # per batch keeps the bridge cheap.
-        shape = x.shape
-        x = tf.numpy_function(preprocess, [x], tf.float32, stateful=False)
-        x.set_shape(shape[:-1] + [None])
-        return x, y
-
-    train = (tf.data.Dataset.from_tensor_slices((data.train.x, data.train.y))
-             .shuffle(len(data.train.y), seed=seed, reshuffle_each_iteration=True)
-             .batch(spec.batch_size)
-             .map(lambda x, y: prepare(x, y, True), num_parallel_calls=tf.data.AUTOTUNE)
-             .prefetch(tf.data.AUTOTUNE))
-    val = (tf.data.Dataset.from_tensor_slices((data.val.x, data.val.y))
-           .batch(spec.batch_size)
-           .map(lambda x, y: prepare(x, y, False), num_parallel_calls=tf.data.AUTOTUNE)
-           .cache()
-           .prefetch(tf.data.AUTOTUNE))
-    return train, val
 
 
 def _progress_callback(progress: ProgressFn, epochs: int):
@@ -106,7 +79,7 @@ def train(model: Any, data: LoadedData, spec: TrainSpec, preprocess, augment: An
 
     model.compile(optimizer=_optimizer(spec), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    train_ds, val_ds = _datasets(data, spec, preprocess, augment, seed)
+    train_ds, val_ds = training_datasets(data, spec, preprocess, augment, seed)
     callbacks = [_progress_callback(progress, spec.epochs)]
     if spec.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
