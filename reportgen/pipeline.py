@@ -20,6 +20,7 @@ from reportgen.artifacts import write_json_atomic
 from reportgen.config import check_files, load_manifest
 from reportgen.config.schema import Manifest
 from reportgen.errors import ConfigError, ReportgenError
+from reportgen.executors import run_plans
 from reportgen.plan import ExperimentPlan, make_plan
 from reportgen.progress import Progress
 
@@ -182,6 +183,30 @@ def _failed(plan: ExperimentPlan, exc: BaseException, out_dir: Path, elapsed: fl
     return ExperimentOutcome(plan, status="failed", error=message, timings={"total": elapsed})
 
 
+@dataclass(frozen=True)
+class ExperimentJob:
+    """Runs one planned experiment inside its error boundary (picklable, for executors)."""
+
+    base_dir: Path
+    out_dir: Path
+    languages: list[str]
+    force: bool
+
+    def __call__(self, plan: ExperimentPlan, progress: Progress) -> ExperimentOutcome:
+        start = time.perf_counter()
+        try:
+            outcome = run_experiment(plan, self.base_dir, self.out_dir, self.languages, self.force,
+                                     progress)
+            accuracy = outcome.evaluation.get("accuracy")
+            progress.say(("done: " + (f"accuracy {accuracy:.4f}" if accuracy is not None
+                                      else "inspected, no labels"))
+                         + f" ({outcome.timings['total']:.1f} s)")
+        except Exception as exc:  # noqa: BLE001 - recorded in the report and metrics.json
+            outcome = _failed(plan, exc, self.out_dir, time.perf_counter() - start)
+            progress.say(f"FAILED: {outcome.error}")
+        return outcome
+
+
 def resolve_out_dir(manifest: Manifest, manifest_path: Path, out: Path | None) -> Path:
     if out is not None:
         return out.resolve()
@@ -189,7 +214,8 @@ def resolve_out_dir(manifest: Manifest, manifest_path: Path, out: Path | None) -
 
 
 def build(manifest_path: Path, out: Path | None = None, only: list[str] | None = None,
-          force: bool = False, progress: Progress | None = None) -> BuildOutcome:
+          force: bool = False, progress: Progress | None = None, executor: str = "local",
+          address: str | None = None) -> BuildOutcome:
     """Build the whole report. Raises ConfigError (exit 2) before doing any work on bad input."""
     from reportgen.artifacts import metrics_document
     from reportgen.render import render_outputs
@@ -209,20 +235,8 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
 
     progress.say(f"manifest {manifest_path.name}: {len(names)} experiments → {out_dir}")
     plans = make_plan(manifest, base_dir, only)
-    outcomes = []
-    for position, plan in enumerate(plans, start=1):
-        progress.experiment(position, len(plans), plan.name)
-        start = time.perf_counter()
-        try:
-            outcome = run_experiment(plan, base_dir, out_dir, manifest.report.languages, force, progress)
-            accuracy = outcome.evaluation.get("accuracy")
-            progress.say(("done: " + (f"accuracy {accuracy:.4f}" if accuracy is not None
-                                      else "inspected, no labels"))
-                         + f" ({outcome.timings['total']:.1f} s)")
-        except Exception as exc:  # noqa: BLE001 - recorded in the report and metrics.json
-            outcome = _failed(plan, exc, out_dir, time.perf_counter() - start)
-            progress.say(f"FAILED: {outcome.error}")
-        outcomes.append(outcome)
+    job = ExperimentJob(base_dir, out_dir, manifest.report.languages, force)
+    outcomes = run_plans(plans, job, progress, executor=executor, address=address)
 
     env = environment()
     progress.done("rendering " + " + ".join(manifest.report.formats))

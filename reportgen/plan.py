@@ -23,6 +23,8 @@ class ExperimentPlan:
     model: Any
     seed: int
     cache_key: str | None  # None: nothing to train (a file model evaluated as loaded)
+    parents: tuple[str, ...] = ()
+    """Experiments that must finish first (``init_from``)."""
 
     @property
     def name(self) -> str:

@@ -284,6 +284,32 @@ class AugmentationSpec(Strict):
     contrast: float = Field(0.0, ge=0, le=1)
 
 
+Schedule = Literal["constant", "cosine", "exponential"]
+
+
+class StageSpec(Strict):
+    """One stage of staged fine-tuning: which layers train, for how long, how fast."""
+
+    name: str = ""
+    """Label on the training curves; default ``stage 1``, ``stage 2``, …"""
+    trainable: Union[Literal["head", "all"], int] = "head"
+    """``head``: only the layers after the backbone; ``all``: every layer; an integer N: the
+    head plus the last N layers of the backbone that have weights. Frozen BatchNorm layers run
+    in inference mode."""
+    epochs: int = Field(gt=0)
+    learning_rate: float | None = Field(None, gt=0, lt=10)
+    """Default: the experiment's ``learning_rate``."""
+    schedule: Schedule = "constant"
+    """``cosine`` decays to 0 over the stage; ``exponential`` halves it every 5 epochs."""
+
+    @field_validator("trainable")
+    @classmethod
+    def _positive(cls, value: Any) -> Any:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"an integer trainable counts backbone layers and must be ≥ 1, got {value}")
+        return value
+
+
 class TrainSpec(Strict):
     """``[experiments.train]``: how the model is trained. Omit it to only evaluate."""
 
@@ -291,14 +317,26 @@ class TrainSpec(Strict):
     learning_rate: float = Field(1e-3, gt=0, lt=10)
     batch_size: int = Field(32, gt=0)
     epochs: int = Field(10, gt=0)
+    """Maximum epochs (ignored when ``stages`` are given: each stage has its own)."""
     early_stopping_patience: int = Field(5, ge=0)
     """Stop when validation loss has not improved for this many epochs and restore the best
-    epoch's weights; 0 turns early stopping off (TOML has no null)."""
+    epoch's weights; 0 turns early stopping off (TOML has no null). Applies per stage."""
     augmentation: AugmentationSpec | None = None
+    normalization: bool = False
+    """Standardise inputs with the training set's per-channel mean and standard deviation
+    (a Keras ``Normalization`` layer adapted on the training images, saved with the model)."""
+    class_weights: bool = False
+    """Weight the loss by inverse class frequency of the training set (rare classes count more)."""
+    stages: list[StageSpec] = Field(default_factory=list)
+    """Staged fine-tuning; empty: one stage of ``epochs`` with the model's own trainable flags."""
 
     @property
     def early_stopping(self) -> bool:
         return self.early_stopping_patience > 0
+
+    @property
+    def total_epochs(self) -> int:
+        return sum(s.epochs for s in self.stages) if self.stages else self.epochs
 
 
 class AnalysisSpec(BaseModel):
@@ -332,6 +370,10 @@ class ExperimentSpec(Strict):
     analyses: list[Union[str, AnalysisSpec]] = Field(default_factory=lambda: list(DEFAULT_ANALYSES))
     """Analyses to run, by name or as ``{ method = "…", option = … }``. Default: the metric
     analyses, or ``["top_k"]`` on unlabelled ``images`` data."""
+    init_from: str | None = None
+    """Start from the trained model of this experiment (a transfer chain): its weights are
+    copied, the head is replaced when the class sets differ (shared class names keep their
+    output weights), and this experiment runs after it."""
 
     def analysis_specs(self) -> list[AnalysisSpec]:
         return [AnalysisSpec(method=a) if isinstance(a, str) else a for a in self.analyses]
