@@ -58,6 +58,9 @@ def experiment_entry(outcome: ExperimentOutcome) -> dict[str, Any]:
         "model_info": outcome.model_summary,
         "history": outcome.history,
         "cache": outcome.cache,
+        "stages": outcome.stages,
+        "init_from": outcome.transfer or None,
+        "grid": {"of": plan.spec.grid_of, "labels": plan.spec.grid_labels} if plan.spec.grid_of else None,
         "analyses": {a.name: {"status": "ok" if a.error is None else "failed", "error": a.error,
                               "metrics": a.result.metrics if a.result else {}}
                      for a in outcome.analyses},
@@ -68,7 +71,7 @@ def experiment_entry(outcome: ExperimentOutcome) -> dict[str, Any]:
 
 def metrics_document(manifest: Manifest, manifest_path: Path, outcomes: list[ExperimentOutcome],
                      env: dict[str, Any], render_timings: dict[str, float],
-                     total_seconds: float) -> dict[str, Any]:
+                     total_seconds: float, comparisons: list | None = None) -> dict[str, Any]:
     """The machine-readable twin of the report, read by tests, later runs and nightly CI."""
     return {
         "reportgen": __version__,
@@ -77,5 +80,6 @@ def metrics_document(manifest: Manifest, manifest_path: Path, outcomes: list[Exp
         "title": {"zh-TW": manifest.report.title.zh_TW, "en": manifest.report.title.en},
         "environment": env,
         "experiments": {o.plan.name: experiment_entry(o) for o in outcomes},
+        "comparison": {c.key: c.result.metrics for c in comparisons or []},
         "timings": _round({"render": render_timings, "total": total_seconds}),
     }

@@ -94,8 +94,9 @@ def confusion_matrices(counts: np.ndarray, classes: Sequence[str], path: Path, *
 
 def training_curves(history: dict[str, list[float]], path: Path, *, titles: tuple[str, str],
                     xlabel: str, train_label: str, val_label: str, best_label: str,
-                    best_epoch: int | None) -> Path:
-    """Accuracy and loss per epoch, train vs validation, the best validation-loss epoch marked."""
+                    best_epoch: int | None, stage_starts: Sequence[tuple[int, str]] = ()) -> Path:
+    """Accuracy and loss per epoch, train vs validation, the best validation-loss epoch marked;
+    ``stage_starts`` (first epoch, name) of fine-tuning stages after the first are shaded lines."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6))
     for ax, key, title in ((axes[0], "accuracy", titles[0]), (axes[1], "loss", titles[1])):
@@ -107,12 +108,37 @@ def training_curves(history: dict[str, list[float]], path: Path, *, titles: tupl
             ax.plot(np.arange(1, len(val) + 1), val, marker="s", markersize=3, label=val_label)
         if best_epoch is not None:
             ax.axvline(best_epoch, color="gray", linestyle="--", linewidth=1, label=best_label)
+        for first_epoch, name in stage_starts:
+            ax.axvline(first_epoch - 0.5, color="tab:purple", linestyle=":", linewidth=1.2)
+            ax.text(first_epoch - 0.4, 0.02, name, transform=ax.get_xaxis_transform(), fontsize=7,
+                    color="tab:purple", rotation=90, va="bottom")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel, fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         if len(epochs) <= 20:
             ax.set_xticks(epochs)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def bar_chart(labels: Sequence[str], series: dict[str, Sequence[float]], path: Path, *,
+              ylabel: str) -> Path:
+    """Grouped bars: one group per label, one bar per series, each value written on its bar."""
+    plt = _pyplot()
+    count = len(series)
+    width = 0.8 / max(count, 1)
+    x = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(max(4.8, 1.2 * len(labels) + 1.5), 3.4))
+    low = min(min(v) for v in series.values())
+    for k, (name, values) in enumerate(series.items()):
+        bars = ax.bar(x + (k - (count - 1) / 2) * width, values, width, label=name)
+        ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], fontsize=7, padding=2)
+    ax.set_xticks(x, labels, fontsize=8, rotation=15 if max(map(len, labels)) > 12 else 0)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.set_ylim(max(0.0, low - 0.1), 1.0 if low > 0.5 else None)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncol=len(series), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     fig.tight_layout()
     return _save(fig, path)
 

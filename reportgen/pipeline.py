@@ -17,9 +17,10 @@ from reportgen import __version__
 from reportgen.analyses import registry
 from reportgen.analyses.base import AnalysisContext, AnalysisResult, Msg
 from reportgen.artifacts import write_json_atomic
+from reportgen.compare import build_comparisons
 from reportgen.config import check_files, load_manifest
 from reportgen.config.schema import Manifest
-from reportgen.errors import ConfigError, ReportgenError
+from reportgen.errors import ConfigError, ModelError, ReportgenError
 from reportgen.executors import run_plans
 from reportgen.plan import ExperimentPlan, make_plan
 from reportgen.progress import Progress
@@ -47,6 +48,9 @@ class ExperimentOutcome:
     analyses: list[AnalysisOutcome] = field(default_factory=list)
     timings: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    transfer: dict[str, Any] = field(default_factory=dict)
+    """For init_from: parent, parent classes, shared classes, whether the head was replaced."""
 
 
 @dataclass
@@ -113,10 +117,18 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     if cached is not None:
         model, history, meta = cached
         outcome.cache["train_seconds"] = meta.get("train_seconds")
+        outcome.stages = meta.get("stages", [])
+        outcome.transfer = meta.get("transfer", {})
+        normalization = meta.get("normalization")
         progress.say(f"cached model reused ({cache_dir.name})")
     else:
         train.seed_everything(plan.seed)
-        model, history = models.build_model(plan.model, len(classes), base_dir), None
+        meta, normalization = {}, None
+        if plan.parents:
+            model, outcome.transfer = _model_from_parent(plan, classes, base_dir, out_dir, progress)
+        else:
+            model = models.build_model(plan.model, len(classes), base_dir)
+        history = None
     timings["build_model"] = time.perf_counter() - stage
     height, width, channels = models.model_input_shape(model)
     preprocess = models.preprocess_function(plan.model)
@@ -130,17 +142,24 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
         "val": int(len(data.val.y)), "test": int(len(data.test.y)),
         "skipped": len(data.skipped), "skipped_files": [f"{f}: {why}" for f, why in data.skipped],
     }
+    spec = plan.spec.train
+    if spec is not None and spec.normalization and normalization is None:
+        normalization = models.normalization_stats(preprocess(data.train.x))
+    if normalization is not None:
+        preprocess = models.normalized(preprocess, normalization)
 
     timings["train"] = 0.0
     if plan.trains and cached is None:
         stage = time.perf_counter()
-        spec = plan.spec.train
-        progress.say(f"training for up to {spec.epochs} epochs on {len(data.train.y)} images")
+        progress.say(f"training for up to {spec.total_epochs} epochs on {len(data.train.y)} images")
         augment = models.augmentation_layers(spec.augmentation, plan.seed) if spec.augmentation else None
-        history = train.train(model, data, spec, preprocess, augment, plan.seed, progress.stage("training"))
+        history, outcome.stages = train.train(model, data, spec, preprocess, augment, plan.seed,
+                                              progress.stage("training"))
         timings["train"] = time.perf_counter() - stage
-        train.save_cache(cache_dir, model, history, {"experiment": plan.name, "seed": plan.seed,
-                                                     "train_seconds": timings["train"]})
+        train.save_cache(cache_dir, model, history, {
+            "experiment": plan.name, "seed": plan.seed, "train_seconds": timings["train"],
+            "classes": classes, "stages": outcome.stages, "transfer": outcome.transfer,
+            "normalization": normalization})
         outcome.cache["train_seconds"] = timings["train"]
     outcome.history = history
     outcome.cache.update({"key": plan.cache_key, "hit": cached is not None,
@@ -152,7 +171,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     ctx = AnalysisContext(experiment=plan.name, classes=classes, model=model, data=data,
                           preprocess=preprocess, history=history,
                           figure_dir=experiment_dir / "figures", seed=plan.seed, languages=languages,
-                          train=plan.spec.train)
+                          train=plan.spec.train, stages=outcome.stages)
     stage = time.perf_counter()
     ctx.test_probabilities  # noqa: B018 - computed once here so its time is its own line
     outcome.evaluation = ctx.evaluation if data.labelled else {}
@@ -162,6 +181,34 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     timings["analyses"] = {a.name: a.seconds for a in outcome.analyses}
     timings["total"] = time.perf_counter() - start
     return outcome
+
+
+def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path, out_dir: Path,
+                       progress: Progress) -> tuple[Any, dict[str, Any]]:
+    """The parent's trained model (or model file), re-headed for this experiment's classes."""
+    from reportgen.run import data as data_mod
+    from reportgen.run import models, train
+    from reportgen.run.transfer import rehead, shared_classes
+
+    parent = plan.parents[0]
+    if plan.parent_key is not None:
+        cached = train.load_cached(out_dir / "cache" / f"{parent}-{plan.parent_key}")
+        if cached is None:
+            raise ModelError(f"init_from: no trained model of {parent!r} in the cache; it must "
+                             "finish first (build without --only, or with --only including it)")
+        model, _, meta = cached
+        parent_classes = list(meta.get("classes") or [])
+    else:  # the parent evaluates a model file as it is
+        parent_classes = (data_mod.dataset_classes(plan.parent_dataset, base_dir)
+                          or list(plan.model.classes or []))
+        model = models.build_model(plan.model, len(parent_classes), base_dir)
+    model = rehead(model, parent_classes, classes, plan.seed)
+    shared = shared_classes(parent_classes, classes)
+    replaced = parent_classes != classes
+    progress.say(f"starting from {parent!r}" + (f": new head for {len(classes)} classes, "
+                                                f"{len(shared)} shared by name" if replaced else ""))
+    return model, {"parent": parent, "parent_classes": parent_classes, "shared_classes": shared,
+                   "head_replaced": replaced}
 
 
 def _save_predictions(experiment_dir: Path, ctx: AnalysisContext) -> None:
@@ -239,10 +286,12 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     outcomes = run_plans(plans, job, progress, executor=executor, address=address)
 
     env = environment()
+    comparisons = build_comparisons(outcomes, out_dir / "comparison" / "figures",
+                                    manifest.report.languages)
     progress.done("rendering " + " + ".join(manifest.report.formats))
-    outputs, render_timings = render_outputs(manifest, outcomes, env, out_dir)
+    outputs, render_timings = render_outputs(manifest, outcomes, env, out_dir, comparisons)
     metrics = metrics_document(manifest, manifest_path, outcomes, env, render_timings,
-                               time.perf_counter() - build_start)
+                               time.perf_counter() - build_start, comparisons)
     metrics_path = out_dir / "metrics.json"
     write_json_atomic(metrics_path, metrics)
     return BuildOutcome(out_dir, [*outputs, metrics_path], outcomes, metrics)

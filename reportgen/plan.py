@@ -25,6 +25,10 @@ class ExperimentPlan:
     cache_key: str | None  # None: nothing to train (a file model evaluated as loaded)
     parents: tuple[str, ...] = ()
     """Experiments that must finish first (``init_from``)."""
+    parent_key: str | None = None
+    """Cache key of the ``init_from`` experiment (None: it is a model file evaluated as is)."""
+    parent_dataset: Any = None
+    """Dataset spec of the ``init_from`` experiment (its class names)."""
 
     @property
     def name(self) -> str:
@@ -59,8 +63,10 @@ def _data_fingerprints(dataset: Any, base_dir: Path) -> dict[str, Any]:
     return out
 
 
-def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_dir: Path) -> str:
-    """Hash of everything that determines the trained weights."""
+def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_dir: Path,
+              parent_key: str | None = None) -> str:
+    """Hash of everything that determines the trained weights (a chain's parent key included,
+    so retraining a parent retrains its descendants)."""
     import keras
     import tensorflow as tf
 
@@ -74,6 +80,7 @@ def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_di
         "model_file": _file_fingerprint(resolve_model_path(model, base_dir))
         if isinstance(model, FileModel) else {},
         "train": spec.train.model_dump(mode="json") if spec.train else None,
+        "init_from": parent_key,
         "seed": seed,
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
                      "reportgen": __version__.split("+")[0]},
@@ -82,13 +89,49 @@ def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_di
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def _with_ancestors(manifest: Manifest, only: list[str]) -> set[str]:
+    parent_of = {e.name: e.init_from for e in manifest.experiments}
+    keep = set()
+    for name in only:
+        while name and name not in keep:
+            keep.add(name)
+            name = parent_of.get(name)
+    return keep
+
+
+def _parents_first(experiments: list[ExperimentSpec]) -> list[ExperimentSpec]:
+    """Manifest order, except that a chain's child comes after its parent (the plan is a DAG;
+    validation has already refused cycles)."""
+    placed: dict[str, ExperimentSpec] = {}
+    pending = list(experiments)
+    while pending:
+        for spec in pending:
+            if spec.init_from is None or spec.init_from in placed:
+                placed[spec.name] = spec
+                pending.remove(spec)
+                break
+        else:  # pragma: no cover - load_manifest refuses cycles and unknown parents
+            raise ValueError(f"unresolvable init_from among {[s.name for s in pending]}")
+    return list(placed.values())
+
+
 def make_plan(manifest: Manifest, base_dir: Path, only: list[str] | None = None) -> list[ExperimentPlan]:
-    """Plans in manifest order; ``only`` keeps the named experiments."""
-    plans = []
-    for index, spec in enumerate(manifest.experiments):
-        if only and spec.name not in only:
+    """Plans with parents before children; ``only`` keeps the named experiments and the
+    experiments they start from (those reuse their cache when nothing changed)."""
+    keep = _with_ancestors(manifest, only) if only else None
+    index = {e.name: i for i, e in enumerate(manifest.experiments)}
+    plans: dict[str, ExperimentPlan] = {}
+    for spec in _parents_first(manifest.experiments):
+        if keep is not None and spec.name not in keep:
             continue
         dataset, model = manifest.dataset(spec.dataset), manifest.model(spec.model)
-        key = cache_key(spec, dataset, model, manifest.report.seed, base_dir) if spec.train else None
-        plans.append(ExperimentPlan(index, spec, dataset, model, manifest.report.seed, key))
-    return plans
+        parent = plans.get(spec.init_from) if spec.init_from else None
+        parent_key = (parent.cache_key or parent.name) if parent else None
+        key = (cache_key(spec, dataset, model, manifest.report.seed, base_dir, parent_key)
+               if spec.train else None)
+        plans[spec.name] = ExperimentPlan(
+            index[spec.name], spec, dataset, model, manifest.report.seed, key,
+            parents=(spec.init_from,) if spec.init_from else (),
+            parent_key=parent.cache_key if parent else None,
+            parent_dataset=parent.dataset if parent else None)
+    return list(plans.values())

@@ -20,7 +20,8 @@ def _train(seed: int):
     data = load_dataset(DATASET, (12, 12), 1, seed, Path("."))
     train.seed_everything(seed)
     model = models.build_model(MODEL, 10, Path("."))
-    history = train.train(model, data, SPEC, models.preprocess_function(MODEL), None, seed, lambda m: None)
+    history, _ = train.train(model, data, SPEC, models.preprocess_function(MODEL), None, seed,
+                             lambda m: None)
     return model, history
 
 

@@ -77,6 +77,7 @@ class AnalysisContext:
     seed: int
     languages: list[str]
     train: Any = None  # TrainSpec of the experiment, None for a model evaluated as loaded
+    stages: list[dict[str, Any]] = field(default_factory=list)  # one record per training stage
     batch_size: int = 256
     _shared: dict[str, Any] = field(default_factory=dict, repr=False)
 

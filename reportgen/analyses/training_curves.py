@@ -23,15 +23,33 @@ class TrainingCurves(Analysis):
             return AnalysisResult(notes=[Msg("No training history: the model was evaluated as loaded.")])
         val_loss = history.get("val_loss") or []
         best_epoch = int(np.argmin(val_loss)) + 1 if val_loss else None
+        stage_of = [int(s) for s in history.get("stage", [])]
+        starts = [e for e in range(1, len(stage_of)) if stage_of[e] != stage_of[e - 1]]
+        names = [s.get("name", f"stage {k + 1}") for k, s in enumerate(ctx.stages)] if ctx.stages else []
+        stage_starts = [(e + 1, names[stage_of[e]] if stage_of[e] < len(names) else f"stage {stage_of[e] + 1}")
+                        for e in starts]
         path = figures.training_curves(
             history, ctx.figure_path("training_curves"),
             titles=(ctx.label("Accuracy"), ctx.label("Loss")), xlabel=ctx.label("Epoch"),
             train_label=ctx.label("Training"), val_label=ctx.label("Validation"),
-            best_label=ctx.label("Lowest validation loss"), best_epoch=best_epoch)
+            best_label=ctx.label("Lowest validation loss"), best_epoch=best_epoch,
+            stage_starts=stage_starts)
         metrics = {"epochs_run": len(history["loss"]), "best_epoch": best_epoch,
-                   "final": {k: float(v[-1]) for k, v in history.items() if v}}
+                   "final": {k: float(v[-1]) for k, v in history.items() if v and k != "stage"},
+                   "stage_starts": [e for e, _ in stage_starts]}
         notes = []
-        if best_epoch is not None:
+        if stage_starts:
+            last = [e for e in range(len(stage_of)) if stage_of[e] == stage_of[-1]]
+            values = {"stages": len(set(stage_of)), "starts": ", ".join(str(e) for e, _ in stage_starts)}
+            notes.append(Msg("Trained in {stages} stages; the dotted lines mark where a new stage "
+                             "starts (epochs {starts}).", values))
+            if ctx.train is not None and ctx.train.early_stopping and val_loss:
+                best_last = last[int(np.argmin([val_loss[e] for e in last]))] + 1
+                notes.append(Msg("Early stopping works per stage: the weights evaluated are those "
+                                 "of epoch {epoch} ({val_loss}), the lowest validation loss of "
+                                 "the last stage.", {"epoch": best_last,
+                                                     "val_loss": f"{val_loss[best_last - 1]:.4f}"}))
+        elif best_epoch is not None:
             values = {"best_epoch": best_epoch, "epochs": len(history["loss"]),
                       "val_loss": f"{val_loss[best_epoch - 1]:.4f}"}
             # Keras' EarlyStopping(restore_best_weights=True) restores the best epoch at the end

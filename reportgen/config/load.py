@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from reportgen.config.schema import UNLABELLED_KINDS, ExperimentSpec, FileModel, Manifest
+from reportgen.config.grid import expand_grids
 from reportgen.errors import ConfigError
 
 
@@ -105,6 +108,35 @@ def _cross_reference_problems(manifest: Manifest) -> list[str]:
             problems += _inspection_problems(manifest, i, exp)
         for j, spec in enumerate(exp.analysis_specs()):
             problems += [f"{where}.analyses[{j}]{p}" for p in analysis_problems(spec, labelled)]
+    return problems + _chain_problems(manifest)
+
+
+def _chain_problems(manifest: Manifest) -> list[str]:
+    """``init_from`` must name another experiment with the same model, and chains must end."""
+    names = [e.name for e in manifest.experiments]
+    parent_of = {e.name: e.init_from for e in manifest.experiments if e.init_from}
+    problems = []
+    for i, exp in enumerate(manifest.experiments):
+        if not exp.init_from:
+            continue
+        where = f"experiments[{i}].init_from"
+        if exp.init_from not in names:
+            problems.append(f"{where}: unknown experiment {exp.init_from!r}; expected one of {names}")
+            continue
+        if exp.train is None:
+            problems.append(f"experiments[{i}].train: required with init_from (the parent's model "
+                            "is fine-tuned on this experiment's data)")
+        parent = next(e for e in manifest.experiments if e.name == exp.init_from)
+        if parent.model != exp.model:
+            problems.append(f"experiments[{i}].model: a transfer chain keeps its architecture; "
+                            f"parent {parent.name!r} uses model {parent.model!r}, this uses {exp.model!r}")
+        seen, node = [exp.name], exp.init_from
+        while node in parent_of and node not in seen:
+            seen.append(node)
+            node = parent_of[node]
+        if node == exp.name or node in seen:
+            cycle = " → ".join([*seen, node])
+            problems.append(f"{where}: the chain never ends, it is a cycle: {cycle}")
     return problems
 
 
@@ -125,15 +157,43 @@ def _inspection_problems(manifest: Manifest, i: int, exp: ExperimentSpec) -> lis
     return problems
 
 
+def _origin_names(raw: dict[str, Any], expanded: dict[str, Any]) -> Callable[[str], str]:
+    """Rewrite ``experiments[j]`` of the expanded list as the manifest's own entry and variant."""
+    original = raw.get("experiments") if isinstance(raw.get("experiments"), list) else []
+    index_of = {id(e): i for i, e in enumerate(original)}
+    labels = []
+    position = 0
+    for entry in expanded.get("experiments") or []:
+        if id(entry) in index_of:
+            labels.append(f"experiments[{index_of[id(entry)]}]")
+            continue
+        # A variant: find its gridded source by name.
+        source = next((i for i, e in enumerate(original) if isinstance(e, dict)
+                       and "grid" in e and e.get("name") == entry.get("grid_of")), position)
+        labels.append(f"experiments[{source}] (grid variant {entry.get('name')!r})")
+        position = source
+
+    def rewrite(problem: str) -> str:
+        return re.sub(r"experiments\[(\d+)\]",
+                      lambda m: labels[int(m.group(1))] if int(m.group(1)) < len(labels) else m.group(0),
+                      problem)
+
+    return rewrite
+
+
 def load_manifest(path: str | Path) -> Manifest:
     """Load and validate a manifest; raise ``ConfigError`` listing every problem."""
     path = Path(path)
     raw = read_toml(path)
+    expanded, problems = expand_grids(raw)
+    if problems:
+        raise ConfigError(str(path), problems)
+    origin = _origin_names(raw, expanded)
     try:
-        manifest = Manifest.model_validate(raw)
+        manifest = Manifest.model_validate(expanded)
     except ValidationError as exc:
-        raise ConfigError(str(path), [_format_error(e) for e in exc.errors()]) from None
-    problems = _cross_reference_problems(manifest)
+        raise ConfigError(str(path), [origin(_format_error(e)) for e in exc.errors()]) from None
+    problems = [origin(p) for p in _cross_reference_problems(manifest)]
     if problems:
         raise ConfigError(str(path), problems)
     return manifest

@@ -104,6 +104,16 @@ class DigitsDataset(DatasetBase):
 
     kind: Literal["digits"]
     split: SplitSpec = SplitSpec()
+    digits: list[int] | None = None
+    """Keep only these digits (e.g. ``[0, 1, 2, 3, 4]``), in this class order; default all 10."""
+
+    @field_validator("digits")
+    @classmethod
+    def _digit_subset(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None:
+            if len(value) < 2 or len(set(value)) != len(value) or not all(0 <= d <= 9 for d in value):
+                raise ValueError(f"expected at least 2 different digits from 0 to 9, got {value}")
+        return value
 
 
 class Fer2013CsvDataset(DatasetBase):
@@ -374,6 +384,10 @@ class ExperimentSpec(Strict):
     """Start from the trained model of this experiment (a transfer chain): its weights are
     copied, the head is replaced when the class sets differ (shared class names keep their
     output weights), and this experiment runs after it."""
+    grid_of: str | None = None
+    """Set by grid expansion: the name of the gridded experiment this variant comes from."""
+    grid_labels: dict[str, str] = Field(default_factory=dict)
+    """Set by grid expansion: grid key → this variant's label."""
 
     def analysis_specs(self) -> list[AnalysisSpec]:
         return [AnalysisSpec(method=a) if isinstance(a, str) else a for a in self.analyses]

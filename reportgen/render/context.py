@@ -25,7 +25,24 @@ def _train_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
         (Msg("Early stopping patience"), train.early_stopping_patience if train.early_stopping
          else Msg("off")),
         (Msg("Augmentation"), augmentation or Msg("off")),
+        (Msg("Normalization"), Msg("on (training-set mean and standard deviation)")
+         if train.normalization else Msg("off")),
+        (Msg("Class weights"), Msg("on (inverse class frequency)") if train.class_weights else Msg("off")),
     ]
+    if train.stages:
+        stages = outcome.stages or [{"name": s.name or f"stage {k + 1}", "trainable": s.trainable,
+                                     "epochs": s.epochs, "learning_rate": s.learning_rate or train.learning_rate,
+                                     "schedule": s.schedule} for k, s in enumerate(train.stages)]
+        rows.append((Msg("Fine-tuning stages"), "; ".join(
+            f"{s['name']}: trainable={s['trainable']}, {s.get('epochs_run', s['epochs'])}/{s['epochs']} "
+            f"epochs, lr={s['learning_rate']:g} ({s['schedule']})" for s in stages)))
+    if outcome.transfer:
+        t = outcome.transfer
+        rows.append((Msg("Starts from"), Msg("{parent} (new head; {shared} of {count} classes shared by name)",
+                                             {"parent": t["parent"], "shared": len(t["shared_classes"]),
+                                              "count": len(outcome.classes)})
+                     if t["head_replaced"] else Msg("{parent} (same classes, same head)",
+                                                    {"parent": t["parent"]})))
     if outcome.history:
         rows.append((Msg("Epochs run"), len(outcome.history.get("loss", []))))
     if outcome.cache:
@@ -65,23 +82,14 @@ def _analysis_views(outcome: ExperimentOutcome, number: str) -> list[dict[str, A
             for i, a in enumerate(outcome.analyses, start=2)]
 
 
-def _summary_rows(outcomes: list[ExperimentOutcome]) -> list[list[Any]]:
-    rows = []
-    for o in outcomes:
-        if o.status != "ok":
-            rows.append([o.plan.name, o.plan.dataset.name, o.plan.model.name, Msg("failed"), "", ""])
-            continue
-        ev = o.evaluation
-        if not ev:  # an inspection of unlabelled images has no accuracy
-            rows.append([o.plan.name, o.plan.dataset.name, o.plan.model.name, "—", "—", "—"])
-            continue
-        rows.append([o.plan.name, o.plan.dataset.name, o.plan.model.name, f"{ev['accuracy']:.4f}",
-                     f"{ev['macro_avg']['f1']:.4f}",
-                     f"{o.cache.get('train_seconds') or 0:.1f}" if o.plan.trains else "—"])
-    return rows
+def _comparison_views(comparisons: list, number: str) -> list[dict[str, Any]]:
+    """Comparison sections in the shape the generic analysis partial reads."""
+    return [{"number": f"{number}.{i}", "name": c.key, "title": c.title, "result": c.result,
+             "error": None, "anchor": f"compare-{c.key}"} for i, c in enumerate(comparisons, start=1)]
 
 
-def report_view(manifest: Manifest, outcomes: list[ExperimentOutcome], env: dict[str, Any]) -> dict[str, Any]:
+def report_view(manifest: Manifest, outcomes: list[ExperimentOutcome], env: dict[str, Any],
+                comparisons: list | None = None) -> dict[str, Any]:
     report = manifest.report
     experiments = []
     for number, outcome in enumerate(outcomes, start=1):
@@ -101,9 +109,7 @@ def report_view(manifest: Manifest, outcomes: list[ExperimentOutcome], env: dict
         "languages": list(report.languages),
         "date": date.today().isoformat(),
         "experiments": experiments,
-        "summary_columns": [Msg("Experiment"), Msg("Dataset"), Msg("Model"), Msg("Accuracy"),
-                            Msg("Macro F1"), Msg("Training time (s)")],
-        "summary_rows": _summary_rows(outcomes),
         "summary_number": str(len(outcomes) + 1),
+        "comparisons": _comparison_views(comparisons or [], str(len(outcomes) + 1)),
         "environment": env,
     }

@@ -545,6 +545,28 @@ def preprocess_function(spec: Any) -> Callable[[np.ndarray], np.ndarray]:
     raise ModelError(f"model {spec.name!r}: unknown kind {spec.kind!r}")
 
 
+def normalization_stats(x: np.ndarray) -> dict[str, list[float]]:
+    """Per-channel mean and standard deviation of preprocessed training images."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=(0, 1, 2))
+    std = x.std(axis=(0, 1, 2))
+    return {"mean": [float(v) for v in mean], "std": [float(max(v, 1e-6)) for v in std]}
+
+
+def normalized(preprocess: Callable[[np.ndarray], np.ndarray],
+               stats: dict[str, list[float]]) -> Callable[[np.ndarray], np.ndarray]:
+    """``preprocess`` followed by standardisation with the training set's statistics (kept in
+    the cache's meta.json, so explanations see exactly what training saw)."""
+    mean = np.asarray(stats["mean"], dtype=np.float32)
+    std = np.asarray(stats["std"], dtype=np.float32)
+
+    def standardized(x: np.ndarray) -> np.ndarray:
+        return ((preprocess(x) - mean) / std).astype(np.float32)
+
+    standardized.__name__ = f"{getattr(preprocess, '__name__', 'preprocess')}_normalized"
+    return standardized
+
+
 # Offsets keep each layer's random stream fixed when other layers are switched on or off.
 _AUGMENT_SEED_OFFSETS = {"flip": 0, "rotation": 1, "translation": 2, "zoom": 3, "contrast": 4}
 

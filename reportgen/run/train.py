@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from reportgen.config.schema import TrainSpec
+from reportgen.config.schema import StageSpec, TrainSpec
 from reportgen.run.data import LoadedData
 from reportgen.run.input_pipeline import training_datasets
 
@@ -30,7 +30,7 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def _optimizer(spec: TrainSpec):
+def _optimizer(spec: TrainSpec, learning_rate: Any):
     import keras
 
     return {
@@ -38,7 +38,35 @@ def _optimizer(spec: TrainSpec):
         "adamw": keras.optimizers.AdamW,
         "sgd": lambda learning_rate: keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9),
         "rmsprop": keras.optimizers.RMSprop,
-    }[spec.optimizer](learning_rate=spec.learning_rate)
+    }[spec.optimizer](learning_rate=learning_rate)
+
+
+def _learning_rate(rate: float, schedule: str, epochs: int, steps_per_epoch: int) -> Any:
+    """A constant rate or a Keras schedule over the stage's optimizer steps."""
+    import keras
+
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, epochs * steps_per_epoch))
+    if schedule == "exponential":
+        return keras.optimizers.schedules.ExponentialDecay(rate, decay_steps=5 * steps_per_epoch,
+                                                           decay_rate=0.5, staircase=True)
+    return rate
+
+
+def class_weights(y: Any, num_classes: int) -> dict[int, float]:
+    """Inverse class frequency, scaled so the average weight over training images is 1
+    (``n / (k · count_c)`` over the k classes present, scikit-learn's "balanced"); absent
+    classes get 0."""
+    import numpy as np
+
+    counts = np.bincount(np.asarray(y, dtype=int), minlength=num_classes)
+    total, present = counts.sum(), int((counts > 0).sum())
+    return {c: float(total / (present * counts[c])) if counts[c] else 0.0 for c in range(num_classes)}
+
+
+def stage_plan(spec: TrainSpec) -> list[StageSpec | None]:
+    """The stages to run; None is the single stage of a spec without ``stages``."""
+    return list(spec.stages) if spec.stages else [None]
 
 
 def _progress_callback(progress: ProgressFn, epochs: int):
@@ -73,21 +101,51 @@ def load_cached(cache_dir: Path) -> tuple[Any, dict[str, list[float]], dict[str,
 
 
 def train(model: Any, data: LoadedData, spec: TrainSpec, preprocess, augment: Any, seed: int,
-          progress: ProgressFn) -> dict[str, list[float]]:
-    """Compile and fit ``model`` (built after :func:`seed_everything`); returns the history."""
+          progress: ProgressFn) -> tuple[dict[str, list[float]], list[dict[str, Any]]]:
+    """Compile and fit ``model`` (built after :func:`seed_everything`), stage by stage.
+
+    Returns the history (Keras' keys, epochs of all stages in order, plus ``stage``: the stage
+    index of each epoch) and one record per stage (name, trainable, epochs run, parameters).
+    Early stopping restores the best weights of each stage before the next one starts.
+    """
     import keras
 
-    model.compile(optimizer=_optimizer(spec), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    from reportgen.run.transfer import set_trainable
+
     train_ds, val_ds = training_datasets(data, spec, preprocess, augment, seed)
-    callbacks = [_progress_callback(progress, spec.epochs)]
-    if spec.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=spec.early_stopping_patience, restore_best_weights=True))
-    # shuffle=False: the tf.data pipeline already shuffles (seeded) each epoch.
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=spec.epochs, callbacks=callbacks,
-                    shuffle=False, verbose=0)
-    return {k: [float(v) for v in values] for k, values in fit.history.items()}
+    steps = max(1, -(-len(data.train.y) // spec.batch_size))
+    num_classes = int(model.outputs[0].shape[-1])
+    weights = class_weights(data.train.y, num_classes) if spec.class_weights else None
+    history: dict[str, list[float]] = {}
+    records = []
+    stages = stage_plan(spec)
+    for index, stage in enumerate(stages):
+        name = (stage.name if stage and stage.name else f"stage {index + 1}")
+        epochs = stage.epochs if stage else spec.epochs
+        rate = stage.learning_rate if stage and stage.learning_rate else spec.learning_rate
+        schedule = stage.schedule if stage else "constant"
+        counts = set_trainable(model, stage.trainable) if stage else {}
+        if stage:
+            progress(f"{name}: trainable = {stage.trainable} ({counts['trainable_params']:,} "
+                     f"trainable parameters), {epochs} epochs at lr {rate:g} ({schedule})")
+        # A new optimizer per stage: its slots belong to the weights that were trainable.
+        model.compile(optimizer=_optimizer(spec, _learning_rate(rate, schedule, epochs, steps)),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        callbacks = [_progress_callback(progress, epochs)]
+        if spec.early_stopping:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=spec.early_stopping_patience, restore_best_weights=True))
+        # shuffle=False: the tf.data pipeline already shuffles (seeded) each epoch.
+        fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
+                        shuffle=False, verbose=0, class_weight=weights)
+        run = len(fit.history.get("loss", []))
+        for key, values in fit.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+        history.setdefault("stage", []).extend([float(index)] * run)
+        records.append({"name": name, "trainable": stage.trainable if stage else "model",
+                        "epochs": epochs, "epochs_run": run, "learning_rate": rate,
+                        "schedule": schedule, **counts})
+    return history, records
 
 
 def save_cache(cache_dir: Path, model: Any, history: dict, meta: dict) -> None:

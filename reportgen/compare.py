@@ -1,0 +1,216 @@
+"""The comparison chapter: numbers across experiments, from their outcomes only.
+
+Sections (each an :class:`AnalysisResult`, rendered like an analysis):
+- overview: accuracy, macro-F1, parameters, training time and epochs to the best validation
+  loss of every experiment, the best accuracy of each dataset marked;
+- models × datasets: the accuracy matrix (best model per dataset marked);
+- one table per transfer chain (``init_from``): step, dataset, accuracy, macro-F1 and the
+  change against the previous step in percentage points;
+- one table and bar chart per ablation grid: validation and test accuracy of every variant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from markupsafe import Markup, escape
+
+from reportgen import figures
+from reportgen.analyses.base import AnalysisResult, Figure, Msg, Table
+from reportgen.i18n import joined
+
+if TYPE_CHECKING:
+    from reportgen.pipeline import ExperimentOutcome
+
+
+def best(value: str) -> Markup:
+    """A table cell marked as the best of its group (bold, and a ★ that survives copy-paste)."""
+    return Markup('<strong class="best">{} ★</strong>').format(escape(value))
+
+
+@dataclass
+class ComparisonSection:
+    key: str
+    title: Msg
+    result: AnalysisResult
+
+
+def _scored(outcomes: list[ExperimentOutcome]) -> list[ExperimentOutcome]:
+    return [o for o in outcomes if o.status == "ok" and o.evaluation]
+
+
+def _epochs_to_best(outcome: ExperimentOutcome) -> int | None:
+    val_loss = (outcome.history or {}).get("val_loss") or []
+    return int(np.argmin(val_loss)) + 1 if val_loss else None
+
+
+def _best_val_accuracy(outcome: ExperimentOutcome) -> float | None:
+    values = (outcome.history or {}).get("val_accuracy") or []
+    return float(max(values)) if values else None
+
+
+def experiment_numbers(outcome: ExperimentOutcome) -> dict[str, Any]:
+    """The per-experiment figures every comparison table reads (also written to metrics.json)."""
+    ev = outcome.evaluation
+    return {"experiment": outcome.plan.name, "dataset": outcome.plan.dataset.name,
+            "model": outcome.plan.model.name, "accuracy": ev["accuracy"],
+            "macro_f1": ev["macro_avg"]["f1"],
+            "parameters": outcome.model_summary.get("total"),
+            "train_seconds": outcome.cache.get("train_seconds") if outcome.plan.trains else None,
+            "epochs_to_best_val_loss": _epochs_to_best(outcome),
+            "best_val_accuracy": _best_val_accuracy(outcome)}
+
+
+def _overview(rows: list[dict[str, Any]]) -> ComparisonSection:
+    top = {}
+    for r in rows:
+        top[r["dataset"]] = max(top.get(r["dataset"], -1.0), r["accuracy"])
+    table_rows = []
+    for r in rows:
+        accuracy = f"{r['accuracy']:.4f}"
+        table_rows.append([
+            r["experiment"], r["dataset"], r["model"],
+            best(accuracy) if r["accuracy"] == top[r["dataset"]] else accuracy,
+            f"{r['macro_f1']:.4f}", f"{r['parameters']:,}" if r["parameters"] else "—",
+            f"{r['train_seconds']:.1f}" if r["train_seconds"] is not None else "—",
+            r["epochs_to_best_val_loss"] if r["epochs_to_best_val_loss"] is not None else "—"])
+    table = Table(columns=[Msg("Experiment"), Msg("Dataset"), Msg("Model"), Msg("Accuracy"),
+                           Msg("Macro F1"), Msg("Parameters"), Msg("Training time (s)"),
+                           Msg("Epochs to lowest validation loss")],
+                  rows=table_rows, css_class="compare")
+    note = Msg("★ marks the highest test accuracy on each dataset.")
+    return ComparisonSection("overview", Msg("All experiments"),
+                             AnalysisResult(metrics={"experiments": rows}, tables=[table], notes=[note]))
+
+
+def _matrix(rows: list[dict[str, Any]]) -> ComparisonSection | None:
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    if len(models) < 2 and len(datasets) < 2:
+        return None
+    cell: dict[tuple[str, str], float] = {}
+    for r in rows:  # several experiments of one model on one dataset: the best one counts
+        key = (r["model"], r["dataset"])
+        cell[key] = max(cell.get(key, -1.0), r["accuracy"])
+    top = {d: max(v for (m, dd), v in cell.items() if dd == d) for d in datasets}
+    table_rows = []
+    for m in models:
+        row: list[Any] = [m]
+        for d in datasets:
+            if (m, d) not in cell:
+                row.append("—")
+            else:
+                text = f"{cell[(m, d)]:.4f}"
+                row.append(best(text) if cell[(m, d)] == top[d] and len(models) > 1 else text)
+        table_rows.append(row)
+    table = Table(columns=[Msg("Model"), *datasets], rows=table_rows, css_class="compare",
+                  caption=Msg("Test accuracy, models (rows) × datasets (columns)."))
+    metrics = {"models": models, "datasets": datasets,
+               "accuracy": {f"{m}|{d}": v for (m, d), v in cell.items()}}
+    return ComparisonSection("matrix", Msg("Models × datasets"),
+                             AnalysisResult(metrics=metrics, tables=[table]))
+
+
+def _chains(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]]) -> list[ComparisonSection]:
+    by_name = {o.plan.name: o for o in outcomes}
+    children: dict[str, list[str]] = {}
+    for o in outcomes:
+        if o.plan.spec.init_from:
+            children.setdefault(o.plan.spec.init_from, []).append(o.plan.name)
+    roots = [o.plan.name for o in outcomes if not o.plan.spec.init_from and o.plan.name in children]
+
+    def paths(name: str) -> list[list[str]]:
+        if name not in children:
+            return [[name]]
+        return [[name, *rest] for child in children[name] for rest in paths(child)]
+
+    sections = []
+    for root in roots:
+        for chain in paths(root):
+            rows, records, previous = [], [], None
+            for step, name in enumerate(chain, start=1):
+                outcome = by_name[name]
+                r = numbers.get(name)
+                if r is None:
+                    rows.append([step, name, outcome.plan.dataset.name, Msg("failed") if outcome.status != "ok"
+                                 else "—", "—", "—"])
+                    previous = None
+                    continue
+                delta = None if previous is None else (r["accuracy"] - previous) * 100
+                rows.append([step, name, r["dataset"], f"{r['accuracy']:.4f}", f"{r['macro_f1']:.4f}",
+                             "—" if delta is None else f"{delta:+.1f}"])
+                records.append({"step": step, "experiment": name, "dataset": r["dataset"],
+                                "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+                                "delta_points": delta,
+                                "shared_classes": by_name[name].transfer.get("shared_classes")})
+                previous = r["accuracy"]
+            table = Table(columns=[Msg("Step"), Msg("Experiment"), Msg("Dataset"), Msg("Accuracy"),
+                                   Msg("Macro F1"), Msg("Δ accuracy vs previous step (points)")],
+                          rows=rows, css_class="compare")
+            title = Msg("Transfer chain: {chain}", {"chain": " → ".join(chain)})
+            sections.append(ComparisonSection(f"chain-{'-'.join(chain)}", title,
+                                              AnalysisResult(metrics={"chain": chain, "steps": records},
+                                                             tables=[table])))
+    return sections
+
+
+def _grids(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]], figure_dir: Path,
+           languages: list[str]) -> list[ComparisonSection]:
+    groups: dict[str, list[ExperimentOutcome]] = {}
+    for o in outcomes:
+        if o.plan.spec.grid_of:
+            groups.setdefault(o.plan.spec.grid_of, []).append(o)
+    sections = []
+    for grid, members in groups.items():
+        keys = list(members[0].plan.spec.grid_labels)
+        rows, records = [], []
+        reference = numbers.get(members[0].plan.name)
+        for o in members:
+            labels = [o.plan.spec.grid_labels[k] for k in keys]
+            r = numbers.get(o.plan.name)
+            if r is None:
+                rows.append([o.plan.name, *labels, Msg("failed"), "—", "—"])
+                continue
+            delta = None if reference is None else (r["accuracy"] - reference["accuracy"]) * 100
+            val = r["best_val_accuracy"]
+            rows.append([o.plan.name, *labels, f"{val:.4f}" if val is not None else "—",
+                         f"{r['accuracy']:.4f}", "—" if delta is None or o is members[0] else f"{delta:+.1f}"])
+            records.append({"variant": o.plan.name, "labels": dict(o.plan.spec.grid_labels),
+                            "best_val_accuracy": val, "accuracy": r["accuracy"],
+                            "delta_points_vs_first": None if o is members[0] else delta})
+        table = Table(columns=[Msg("Variant"), *keys, Msg("Best validation accuracy"),
+                               Msg("Test accuracy"), Msg("Δ vs first variant (points)")],
+                      rows=rows, css_class="compare")
+        result = AnalysisResult(metrics={"grid": grid, "keys": keys, "variants": records}, tables=[table])
+        plotted = [r for r in records if r["best_val_accuracy"] is not None]
+        if plotted:
+            path = figures.bar_chart(
+                [r["variant"].removeprefix(f"{grid}-") for r in plotted],
+                {joined("Best validation accuracy", languages): [r["best_val_accuracy"] for r in plotted],
+                 joined("Test accuracy", languages): [r["accuracy"] for r in plotted]},
+                figure_dir / f"grid_{grid}.png", ylabel=joined("Accuracy", languages))
+            result.figures.append(Figure(path, Msg("Validation and test accuracy of every variant of "
+                                                   "the grid {grid}.", {"grid": grid}), wide=True))
+        sections.append(ComparisonSection(f"grid-{grid}", Msg("Ablation grid: {grid}", {"grid": grid}),
+                                          result))
+    return sections
+
+
+def build_comparisons(outcomes: list[ExperimentOutcome], figure_dir: Path,
+                      languages: list[str]) -> list[ComparisonSection]:
+    """Every comparison section the outcomes support (an empty list for no scored experiment)."""
+    scored = _scored(outcomes)
+    if not scored:
+        return []
+    numbers = {o.plan.name: experiment_numbers(o) for o in scored}
+    rows = list(numbers.values())
+    sections = [_overview(rows)]
+    matrix = _matrix(rows)
+    if matrix:
+        sections.append(matrix)
+    sections += _chains(outcomes, numbers)
+    sections += _grids(outcomes, numbers, figure_dir, languages)
+    return sections
