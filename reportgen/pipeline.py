@@ -72,8 +72,8 @@ def environment() -> dict[str, Any]:
     gpus = tf.config.list_physical_devices("GPU")
     device = "CPU"
     if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        device = f"GPU: {details.get('device_name', gpus[0].name)}"
+        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+        device = f"GPU: {names[0]}" + (f" ×{len(gpus)} (MirroredStrategy)" if len(gpus) > 1 else "")
     return {"reportgen": __version__, "python": platform.python_version(),
             "tensorflow": tf.__version__, "keras": keras.__version__, "device": device,
             "platform": platform.platform()}
@@ -101,7 +101,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
                    force: bool, progress: Progress) -> ExperimentOutcome:
     """Load data and model, train (or reuse the cache), evaluate and analyse one experiment."""
     from reportgen.run import data as data_mod
-    from reportgen.run import models, train
+    from reportgen.run import devices, models, train
 
     outcome = ExperimentOutcome(plan)
     timings = outcome.timings
@@ -124,10 +124,11 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     else:
         train.seed_everything(plan.seed)
         meta, normalization = {}, None
-        if plan.parents:
-            model, outcome.transfer = _model_from_parent(plan, classes, base_dir, out_dir, progress)
-        else:
-            model = models.build_model(plan.model, len(classes), base_dir)
+        with devices.strategy_scope():
+            if plan.parents:
+                model, outcome.transfer = _model_from_parent(plan, classes, base_dir, out_dir, progress)
+            else:
+                model = models.build_model(plan.model, len(classes), base_dir)
         history = None
     timings["build_model"] = time.perf_counter() - stage
     height, width, channels = models.model_input_shape(model)
@@ -153,8 +154,9 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
         stage = time.perf_counter()
         progress.say(f"training for up to {spec.total_epochs} epochs on {len(data.train.y)} images")
         augment = models.augmentation_layers(spec.augmentation, plan.seed) if spec.augmentation else None
-        history, outcome.stages = train.train(model, data, spec, preprocess, augment, plan.seed,
-                                              progress.stage("training"))
+        with devices.strategy_scope():
+            history, outcome.stages = train.train(model, data, spec, preprocess, augment, plan.seed,
+                                                  progress.stage("training"))
         timings["train"] = time.perf_counter() - stage
         train.save_cache(cache_dir, model, history, {
             "experiment": plan.name, "seed": plan.seed, "train_seconds": timings["train"],
@@ -240,10 +242,15 @@ class ExperimentJob:
     force: bool
 
     def __call__(self, plan: ExperimentPlan, progress: Progress) -> ExperimentOutcome:
+        from reportgen.run.devices import precision
+
         start = time.perf_counter()
+        mixed = plan.spec.train is not None and plan.spec.train.mixed_precision
         try:
-            outcome = run_experiment(plan, self.base_dir, self.out_dir, self.languages, self.force,
-                                     progress)
+            with precision(mixed) as policy:
+                outcome = run_experiment(plan, self.base_dir, self.out_dir, self.languages, self.force,
+                                         progress)
+            outcome.model_summary["dtype_policy"] = policy
             accuracy = outcome.evaluation.get("accuracy")
             progress.say(("done: " + (f"accuracy {accuracy:.4f}" if accuracy is not None
                                       else "inspected, no labels"))

@@ -91,11 +91,30 @@ def test_misclassified_panels_show_the_most_confused_pairs(default_build):
     assert entry["analyses"]["gradcam"]["metrics"]["randomization_rank_correlation"] < 0.5
 
 
+def test_chain_and_grid_in_the_comparison_chapter(default_build):
+    metrics = default_build["metrics"]
+    experiments = metrics["experiments"]
+    steps = metrics["comparison"]["chain-chain_0to6-chain_3to9"]["steps"]
+    assert [s["experiment"] for s in steps] == ["chain_0to6", "chain_3to9"]
+    assert steps[1]["delta_points"] == pytest.approx(
+        (experiments["chain_3to9"]["accuracy"] - experiments["chain_0to6"]["accuracy"]) * 100)
+    assert experiments["chain_3to9"]["init_from"]["shared_classes"] == ["3", "4", "5", "6"]
+    assert [s["name"] for s in experiments["chain_3to9"]["stages"]] == ["head", "block2", "all"]
+    variants = metrics["comparison"]["grid-digits_ablation"]["variants"]
+    assert len(variants) == 4
+    for v in variants:
+        entry = experiments[v["variant"]]
+        assert v["accuracy"] == entry["accuracy"]
+        assert v["best_val_accuracy"] == max(entry["history"]["val_accuracy"])
+    text = " ".join(_pdf_text(default_build["out"]).split())
+    assert "遷移學習鏈" in text and "Transfer chain" in text and "消融實驗網格" in text
+
+
 def test_every_figure_is_in_the_pdf_and_the_html(default_build):
     import pdfplumber
 
     out = default_build["out"]
-    figures = sorted(out.glob("experiments/*/figures/*.png"))
+    figures = sorted([*out.glob("experiments/*/figures/*.png"), *out.glob("comparison/figures/*.png")])
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count('<img') == len(figures) >= 17
     with pdfplumber.open(out / "report.pdf") as pdf:  # images drawn on the pages

@@ -268,3 +268,18 @@ def test_chain_builds_and_changing_the_parent_retrains_only_its_descendants(tmp_
     assert [s["experiment"] for s in chain] == ["parent", "child"]
     accuracies = [second["experiments"][n]["accuracy"] for n in ("parent", "child")]
     assert chain[1]["delta_points"] == pytest.approx((accuracies[1] - accuracies[0]) * 100)
+
+
+# ------------------------------------------------------------------------ example manifests
+@pytest.mark.parametrize("name, variants", [("fer_transfer_chain.toml", 12), ("augmentation_ablation.toml", 4)])
+def test_example_manifests_validate_and_name_what_is_missing(name, variants):
+    path = Path(__file__).resolve().parent.parent / "examples" / name
+    manifest = load_manifest(path)  # schema, grid, chains: all valid
+    assert len(manifest.experiments) == variants
+    done = subprocess.run([sys.executable, "-m", "reportgen", "validate", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "data/fer2013.csv" in done.stderr and "file not found" in done.stderr
+    if "chain" in name:
+        assert "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" in done.stderr
+        assert "data/CK+" in done.stderr

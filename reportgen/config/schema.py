@@ -339,6 +339,8 @@ class TrainSpec(Strict):
     """Weight the loss by inverse class frequency of the training set (rare classes count more)."""
     stages: list[StageSpec] = Field(default_factory=list)
     """Staged fine-tuning; empty: one stage of ``epochs`` with the model's own trainable flags."""
+    mixed_precision: bool = False
+    """Train with Keras' ``mixed_float16`` policy on a GPU (ignored on the CPU, where it is slower)."""
 
     @property
     def early_stopping(self) -> bool:

@@ -21,7 +21,7 @@ def _train_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     rows = [
         (Msg("Optimizer"), f"{train.optimizer}, lr={train.learning_rate:g}"),
         (Msg("Batch size"), train.batch_size),
-        (Msg("Epochs (max)"), train.epochs),
+        (Msg("Epochs (max)"), train.total_epochs),
         (Msg("Early stopping patience"), train.early_stopping_patience if train.early_stopping
          else Msg("off")),
         (Msg("Augmentation"), augmentation or Msg("off")),

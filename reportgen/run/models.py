@@ -339,7 +339,8 @@ def _classification_head(x, spec: CnnModel | ApplicationModel, num_classes: int)
         x = layers.Dense(units, activation="relu", name=f"dense{i}")(x)
     if spec.dropout > 0:
         x = layers.Dropout(spec.dropout, name="head_dropout")(x)
-    return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    # float32 outputs keep the softmax stable under a mixed_float16 policy (no-op otherwise).
+    return layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(x)
 
 
 _GET_FILE_LOCK = threading.Lock()

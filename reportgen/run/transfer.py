@@ -99,7 +99,8 @@ def rehead(model: keras.Model, old_classes: list[str], new_classes: list[str], s
                          "not Dense, so there is no output layer to replace")
     features = last.input
     new_dense = keras.layers.Dense(len(new_classes), activation=last.activation, name="predictions",
-                                   kernel_initializer=keras.initializers.GlorotUniform(seed=seed))
+                                   kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                                   dtype="float32")
     reheaded = keras.Model(model.inputs, new_dense(features), name=model.name)
     kernel, bias = (np.array(w) for w in new_dense.get_weights())
     old_kernel, old_bias = last.get_weights()
