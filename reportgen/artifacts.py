@@ -61,6 +61,9 @@ def experiment_entry(outcome: ExperimentOutcome) -> dict[str, Any]:
         "stages": outcome.stages,
         "init_from": outcome.transfer or None,
         "grid": {"of": plan.spec.grid_of, "labels": plan.spec.grid_labels} if plan.spec.grid_of else None,
+        "train": {"early_stopping": plan.spec.train.early_stopping,
+                  "max_epochs": plan.spec.train.total_epochs} if plan.spec.train else None,
+        "commentary": [m.to_json() for m in getattr(outcome, "commentary", [])],
         "analyses": {a.name: {"status": "ok" if a.error is None else "failed", "error": a.error,
                               "metrics": a.result.metrics if a.result else {}}
                      for a in outcome.analyses},

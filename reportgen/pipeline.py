@@ -51,6 +51,8 @@ class ExperimentOutcome:
     stages: list[dict[str, Any]] = field(default_factory=list)
     transfer: dict[str, Any] = field(default_factory=dict)
     """For init_from: parent, parent classes, shared classes, whether the head was replaced."""
+    commentary: list[Msg] = field(default_factory=list)
+    """Sentences derived from this experiment's metrics (see reportgen.commentary)."""
 
 
 @dataclass
@@ -261,6 +263,19 @@ class ExperimentJob:
         return outcome
 
 
+def _add_commentary(outcomes: list[ExperimentOutcome], comparisons: list) -> None:
+    """Commentary from the same numbers metrics.json gets (experiment entries, comparisons)."""
+    from reportgen import commentary
+    from reportgen.artifacts import experiment_entry
+
+    for outcome in outcomes:
+        outcome.commentary = commentary.for_experiment(experiment_entry(outcome))
+    for section in comparisons:
+        sentences = commentary.for_comparison(section.key, section.result.metrics)
+        section.result.notes += sentences
+        section.result.metrics["commentary"] = [m.to_json() for m in sentences]
+
+
 def resolve_out_dir(manifest: Manifest, manifest_path: Path, out: Path | None) -> Path:
     if out is not None:
         return out.resolve()
@@ -295,6 +310,7 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     env = environment()
     comparisons = build_comparisons(outcomes, out_dir / "comparison" / "figures",
                                     manifest.report.languages)
+    _add_commentary(outcomes, comparisons)
     progress.done("rendering " + " + ".join(manifest.report.formats))
     outputs, render_timings = render_outputs(manifest, outcomes, env, out_dir, comparisons)
     metrics = metrics_document(manifest, manifest_path, outcomes, env, render_timings,

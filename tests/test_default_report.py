@@ -120,3 +120,68 @@ def test_every_figure_is_in_the_pdf_and_the_html(default_build):
     with pdfplumber.open(out / "report.pdf") as pdf:  # images drawn on the pages
         drawn = sum(len(page.images) for page in pdf.pages)
     assert drawn == len(figures)
+
+
+def _check_sentence(entry: dict, msgid: str, p: dict, experiments: dict) -> None:
+    """Re-derive every number of one commentary sentence from metrics.json."""
+    f4 = "{:.4f}".format
+    per_class, history = entry.get("per_class") or {}, entry.get("history") or {}
+    if msgid.startswith("Best recognised class"):
+        f1 = {c: v["f1"] for c, v in per_class.items()}
+        assert p["best_f1"] == f4(max(f1.values())) == f4(f1[p["best"]])
+        assert p["worst_f1"] == f4(min(f1.values())) == f4(f1[p["worst"]])
+        assert p["best_support"] == per_class[p["best"]]["support"]
+        assert p["worst_support"] == per_class[p["worst"]]["support"]
+    elif msgid.startswith("{true} was taken for"):
+        cm = np.array(entry["confusion_matrix"])
+        i, j = entry["classes"].index(p["true"]), entry["classes"].index(p["predicted"])
+        assert i != j and p["count"] == cm[i, j] and p["support"] == cm[i].sum()
+        assert p["share"] == f"{cm[i, j] / cm[i].sum():.1%}"
+        off = cm - np.diag(np.diag(cm))
+        assert sorted(off.ravel())[-3] <= p["count"]  # one of the three largest confusions
+    elif msgid.startswith("The test classes are imbalanced"):
+        support = {c: v["support"] for c, v in per_class.items()}
+        assert p["rare_support"] == min(support.values()) == support[p["rare"]]
+        assert p["common_support"] == max(support.values()) == support[p["common"]]
+        assert p["rare_recall"] == f4(per_class[p["rare"]]["recall"])
+        assert p["macro_recall"] == f4(entry["macro_avg"]["recall"])
+    elif msgid.startswith("Validation loss is lowest"):
+        val, loss = history["val_loss"], history["loss"]
+        assert p["best_epoch"] == int(np.argmin(val)) + 1 and p["last_epoch"] == len(val)
+        assert p["best_val_loss"] == f4(val[p["best_epoch"] - 1]) and p["last_val_loss"] == f4(val[-1])
+        assert p["best_loss"] == f4(loss[p["best_epoch"] - 1]) and p["last_loss"] == f4(loss[-1])
+        assert val[-1] > min(val) and loss[-1] < loss[p["best_epoch"] - 1]
+    elif msgid.startswith("Validation loss was still falling"):
+        val = history["val_loss"]
+        assert p["last_epoch"] == len(val) == int(np.argmin(val)) + 1 and p["last_val_loss"] == f4(val[-1])
+    elif msgid.startswith("Early stopping ended training"):
+        assert p["epochs_run"] == len(history["loss"]) < p["max_epochs"] == entry["train"]["max_epochs"]
+    elif msgid.startswith("{variant}: test accuracy"):
+        a, r = experiments[p["variant"]]["accuracy"], experiments[p["reference"]]["accuracy"]
+        assert p["accuracy"] == f4(a) and p["delta"] == f"{(a - r) * 100:+.1f}"
+    elif msgid.startswith("The best variant is"):
+        assert p["accuracy"] == f4(experiments[p["variant"]]["accuracy"])
+    elif msgid.startswith("Step {step}"):
+        assert p["accuracy"] == f4(experiments[p["experiment"]]["accuracy"])
+        assert experiments[p["experiment"]]["dataset"] == p["dataset"]
+    elif msgid != "No test image was misclassified.":
+        raise AssertionError(f"no check for commentary sentence {msgid!r}")
+
+
+def test_every_number_in_the_commentary_is_true(default_build):
+    from html import escape
+
+    metrics = default_build["metrics"]
+    experiments = metrics["experiments"]
+    html = (default_build["out"] / "report.html").read_text(encoding="utf-8")
+    sentences = [(experiments[name], item) for name, entry in experiments.items()
+                 for item in entry["commentary"]]
+    sentences += [(None, item) for section in metrics["comparison"].values()
+                  for item in section.get("commentary", [])]
+    assert len(sentences) >= 15
+    kinds = {item["msgid"].split(" ")[0] for _, item in sentences}
+    assert {"Best", "{true}", "Step", "{variant}:"} <= kinds
+    for entry, item in sentences:
+        _check_sentence(entry or {}, item["msgid"], item["params"], experiments)
+        for language in ("zh-TW", "en"):
+            assert escape(translate(item["msgid"], language, item["params"]), quote=False) in html

@@ -102,6 +102,8 @@ def report_view(manifest: Manifest, outcomes: list[ExperimentOutcome], env: dict
             "setup": _setup_rows(outcome) if outcome.status == "ok" else [],
             "skipped_files": outcome.data_summary.get("skipped_files", []),
             "analyses": _analysis_views(outcome, str(number)) if outcome.status == "ok" else [],
+            "commentary": outcome.commentary,
+            "commentary_number": f"{number}.{len(outcome.analyses) + 2}",
             "anchor": outcome.plan.name,
         })
     return {

@@ -1,0 +1,143 @@
+"""Written commentary derived from the numbers, in every report language.
+
+Sentences are msgids of the translation catalogs (English source, ``{placeholders}``); this
+module only decides which sentences apply and fills them with numbers taken from the
+metrics.json entries, formatted exactly as the report's tables show them. Nothing here reads
+a model or an image: the same metrics.json always gives the same commentary, and
+tests/test_default_report.py checks every number quoted against metrics.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from reportgen.analyses.base import Msg
+
+IMBALANCE_RATIO = 1.5
+"""Largest / smallest test support at which the class balance is worth a sentence."""
+MAX_CONFUSED_PAIRS = 3
+
+
+def f4(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def points(delta: float) -> str:
+    """A difference of two accuracies in percentage points, signed: ``+1.4``."""
+    return f"{delta * 100:+.1f}"
+
+
+def _classes(entry: dict[str, Any]) -> list[Msg]:
+    per_class = entry.get("per_class") or {}
+    if len(per_class) < 2:
+        return []
+    ranked = sorted(per_class.items(), key=lambda kv: (-kv[1]["f1"], kv[0]))
+    (best, b), (worst, w) = ranked[0], ranked[-1]
+    return [Msg("Best recognised class: {best} (F1 {best_f1}, {best_support} test images); "
+                "worst: {worst} (F1 {worst_f1}, {worst_support} test images).",
+                {"best": best, "best_f1": f4(b["f1"]), "best_support": int(b["support"]),
+                 "worst": worst, "worst_f1": f4(w["f1"]), "worst_support": int(w["support"])})]
+
+
+def _confusions(entry: dict[str, Any]) -> list[Msg]:
+    matrix = entry.get("confusion_matrix")
+    classes = entry.get("classes") or []
+    if not matrix:
+        return []
+    cm = np.array(matrix)
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    if off.sum() == 0:
+        return [Msg("No test image was misclassified.")]
+    pairs = sorted(((int(off[i, j]), i, j) for i in range(len(cm)) for j in range(len(cm)) if off[i, j]),
+                   key=lambda p: (-p[0], p[1], p[2]))[:MAX_CONFUSED_PAIRS]
+    return [Msg("{true} was taken for {predicted} {count} times ({share} of its {support} test "
+                "images).", {"true": classes[i], "predicted": classes[j], "count": count,
+                             "share": f"{count / cm[i].sum():.1%}", "support": int(cm[i].sum())})
+            for count, i, j in pairs]
+
+
+def _imbalance(entry: dict[str, Any]) -> list[Msg]:
+    per_class = entry.get("per_class") or {}
+    if len(per_class) < 2:
+        return []
+    supports = {name: int(v["support"]) for name, v in per_class.items()}
+    rare = min(supports, key=lambda n: (supports[n], n))
+    common = max(supports, key=lambda n: (supports[n], n))
+    if supports[rare] == 0 or supports[common] / supports[rare] < IMBALANCE_RATIO:
+        return []
+    return [Msg("The test classes are imbalanced: {rare} has {rare_support} images against "
+                "{common_support} for {common}; the recall of {rare} is {rare_recall} (macro "
+                "average {macro_recall}).",
+                {"rare": rare, "rare_support": supports[rare], "common": common,
+                 "common_support": supports[common], "rare_recall": f4(per_class[rare]["recall"]),
+                 "macro_recall": f4(entry["macro_avg"]["recall"])})]
+
+
+def _training(entry: dict[str, Any]) -> list[Msg]:
+    history = entry.get("history") or {}
+    loss, val_loss = history.get("loss") or [], history.get("val_loss") or []
+    if len(loss) < 2 or len(val_loss) != len(loss):
+        return []
+    out = []
+    best = int(np.argmin(val_loss))  # 0-based
+    last = len(loss) - 1
+    if best < last and val_loss[last] > val_loss[best] and loss[last] < loss[best]:
+        out.append(Msg("Validation loss is lowest at epoch {best_epoch} ({best_val_loss}) and rises "
+                       "to {last_val_loss} by epoch {last_epoch} while the training loss keeps "
+                       "falling ({best_loss} → {last_loss}): the model starts to over-fit after "
+                       "epoch {best_epoch}.",
+                       {"best_epoch": best + 1, "best_val_loss": f4(val_loss[best]),
+                        "last_val_loss": f4(val_loss[last]), "last_epoch": last + 1,
+                        "best_loss": f4(loss[best]), "last_loss": f4(loss[last])}))
+    elif best == last:
+        out.append(Msg("Validation loss was still falling at the last epoch ({last_epoch}: "
+                       "{last_val_loss}); more epochs may help.",
+                       {"last_epoch": last + 1, "last_val_loss": f4(val_loss[last])}))
+    train = entry.get("train") or {}
+    max_epochs = train.get("max_epochs")
+    if train.get("early_stopping") and max_epochs and len(loss) < max_epochs:
+        out.append(Msg("Early stopping ended training after {epochs_run} of at most {max_epochs} "
+                       "epochs.", {"epochs_run": len(loss), "max_epochs": max_epochs}))
+    return out
+
+
+def for_experiment(entry: dict[str, Any]) -> list[Msg]:
+    """Commentary of one scored experiment (its metrics.json entry); [] when unscored."""
+    if entry.get("status") != "ok" or entry.get("accuracy") is None:
+        return []
+    return _classes(entry) + _confusions(entry) + _imbalance(entry) + _training(entry)
+
+
+def for_grid(section: dict[str, Any]) -> list[Msg]:
+    """One sentence per variant against the first, and the best variant."""
+    variants = section.get("variants") or []
+    if len(variants) < 2:
+        return []
+    reference = variants[0]
+    out = [Msg("{variant}: test accuracy {accuracy}, {delta} points against {reference}.",
+               {"variant": v["variant"], "accuracy": f4(v["accuracy"]), "reference": reference["variant"],
+                "delta": points(v["accuracy"] - reference["accuracy"])}) for v in variants[1:]]
+    best = max(variants, key=lambda v: (v["accuracy"], v["variant"]))
+    out.append(Msg("The best variant is {variant} (test accuracy {accuracy}).",
+                   {"variant": best["variant"], "accuracy": f4(best["accuracy"])}))
+    return out
+
+
+def for_chain(section: dict[str, Any]) -> list[Msg]:
+    steps = section.get("steps") or []
+    return [Msg("Step {step}, {experiment} on {dataset}: test accuracy {accuracy}, {delta} points "
+                "against the previous step.",
+                {"step": s["step"], "experiment": s["experiment"], "dataset": s["dataset"],
+                 "accuracy": f4(s["accuracy"]), "delta": points(s["accuracy"] - p["accuracy"])})
+            for p, s in zip(steps, steps[1:]) if s["step"] == p["step"] + 1]
+
+
+def for_comparison(key: str, section: dict[str, Any]) -> list[Msg]:
+    if key.startswith("grid-"):
+        return for_grid(section)
+    if key.startswith("chain-"):
+        return for_chain(section)
+    return []

@@ -1,0 +1,68 @@
+"""Commentary sentences: which apply, and that their numbers are the metrics' numbers."""
+
+from __future__ import annotations
+
+from reportgen import commentary
+from reportgen.i18n import translate
+
+
+def _entry(**overrides):
+    entry = {
+        "status": "ok", "accuracy": 0.8, "classes": ["angry", "disgust", "happy"],
+        "per_class": {"angry": {"precision": 0.7, "recall": 0.75, "f1": 0.72, "support": 40},
+                      "disgust": {"precision": 0.5, "recall": 0.25, "f1": 0.3333, "support": 8},
+                      "happy": {"precision": 0.95, "recall": 0.9, "f1": 0.925, "support": 60}},
+        "macro_avg": {"precision": 0.72, "recall": 0.6333, "f1": 0.66},
+        "confusion_matrix": [[30, 2, 8], [5, 2, 1], [6, 0, 54]],
+        "history": {"loss": [1.0, 0.6, 0.4, 0.3], "val_loss": [0.9, 0.7, 0.75, 0.8]},
+        "train": {"early_stopping": True, "max_epochs": 10},
+    }
+    entry.update(overrides)
+    return entry
+
+
+def _english(msgs):
+    return [translate(m.msgid, "en", m.params) for m in msgs]
+
+
+def test_every_sentence_of_a_known_experiment():
+    text = _english(commentary.for_experiment(_entry()))
+    assert text == [
+        "Best recognised class: happy (F1 0.9250, 60 test images); worst: disgust (F1 0.3333, 8 test images).",
+        "angry was taken for happy 8 times (20.0% of its 40 test images).",
+        "happy was taken for angry 6 times (10.0% of its 60 test images).",
+        "disgust was taken for angry 5 times (62.5% of its 8 test images).",
+        "The test classes are imbalanced: disgust has 8 images against 60 for happy; the recall of "
+        "disgust is 0.2500 (macro average 0.6333).",
+        "Validation loss is lowest at epoch 2 (0.7000) and rises to 0.8000 by epoch 4 while the "
+        "training loss keeps falling (0.6000 → 0.3000): the model starts to over-fit after epoch 2.",
+        "Early stopping ended training after 4 of at most 10 epochs.",
+    ]
+    chinese = [translate(m.msgid, "zh-TW", m.params) for m in commentary.for_experiment(_entry())]
+    assert "自第 2 個週期後開始過擬合" in chinese[5] and "disgust 只有 8 張影像" in chinese[4]
+
+
+def test_sentences_that_do_not_apply_are_left_out():
+    balanced = {name: {**v, "support": 40} for name, v in _entry()["per_class"].items()}
+    entry = _entry(per_class=balanced, confusion_matrix=[[40, 0, 0], [0, 40, 0], [0, 0, 40]],
+                   history={"loss": [1.0, 0.5], "val_loss": [0.9, 0.6]},
+                   train={"early_stopping": True, "max_epochs": 2})
+    text = _english(commentary.for_experiment(entry))
+    assert text[1] == "No test image was misclassified."
+    assert not any("imbalanced" in t or "over-fit" in t or "Early stopping" in t for t in text)
+    assert text[-1] == "Validation loss was still falling at the last epoch (2: 0.6000); more epochs may help."
+    assert commentary.for_experiment({"status": "ok", "accuracy": None}) == []
+    assert commentary.for_experiment(_entry(status="failed")) == []
+
+
+def test_grid_and_chain_sentences():
+    grid = {"variants": [{"variant": "g-plain", "accuracy": 0.95}, {"variant": "g-aug", "accuracy": 0.9712}]}
+    assert _english(commentary.for_comparison("grid-g", grid)) == [
+        "g-aug: test accuracy 0.9712, +2.1 points against g-plain.",
+        "The best variant is g-aug (test accuracy 0.9712).",
+    ]
+    chain = {"steps": [{"step": 1, "experiment": "a", "dataset": "fer", "accuracy": 0.6},
+                       {"step": 2, "experiment": "b", "dataset": "ck", "accuracy": 0.553}]}
+    assert _english(commentary.for_comparison("chain-a-b", chain)) == [
+        "Step 2, b on ck: test accuracy 0.5530, -4.7 points against the previous step."]
+    assert commentary.for_comparison("overview", {}) == []
