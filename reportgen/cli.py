@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +24,13 @@ app = typer.Typer(
          "(Traditional Chinese + English) study report in HTML and PDF.")
 
 EXIT_OK, EXIT_EXPERIMENT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class Executor(str, Enum):
+    """Where experiments run (an Enum so typer rejects any other name); see reportgen.executors."""
+
+    local = "local"
+    ray = "ray"
 
 
 def _fail(exc: ReportgenError) -> None:
@@ -58,6 +66,12 @@ def build(
     force: bool = typer.Option(False, "--force", help="Retrain every experiment even when a "
                                "cached model with the same settings exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+    executor: Executor = typer.Option(Executor.local, "--executor", help="local: one experiment "
+                                      "after another in this process; ray: independent experiments "
+                                      "in parallel as Ray tasks (pip install 'reportgen\\[ray]')."),
+    address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS",
+                                          help="Ray cluster to use with --executor ray (e.g. "
+                                          "ray://host:10001); default: start a local Ray."),
 ) -> None:
     """Train or load every experiment, run its analyses and write the report.
 
@@ -69,7 +83,7 @@ def build(
 
     try:
         outcome = run_build(manifest, out=out, only=only or None, force=force,
-                            progress=Progress(quiet=quiet))
+                            progress=Progress(quiet=quiet), executor=executor.value, address=address)
     except ReportgenError as exc:
         _fail(exc)
     except KeyboardInterrupt:

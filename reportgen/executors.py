@@ -1,12 +1,17 @@
 """Executors: run the planned experiments, parents before children, and gather the outcomes.
 
-``local`` runs them one after another in this process (the default). Every executor gives each
+``local`` runs them one after another in this process (the default); ``ray`` runs independent
+experiments in parallel as Ray tasks (``pip install 'reportgen[ray]'``). Every executor gives each
 experiment to the same job (``pipeline.ExperimentJob``), which never raises: a failure becomes
 a failed outcome, and the children of a failed experiment fail without running.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from reportgen.progress import Progress
@@ -14,7 +19,7 @@ from reportgen.progress import Progress
 if TYPE_CHECKING:
     from reportgen.plan import ExperimentPlan
 
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "ray")
 
 
 def _parent_failed(plan: ExperimentPlan, parent: str) -> Any:
@@ -39,9 +44,86 @@ def run_local(plans: list[ExperimentPlan], job: Callable, progress: Progress) ->
     return [outcomes[p.name] for p in plans]
 
 
+def _ray_experiment(job: Callable, plan: ExperimentPlan, position: int, total: int, quiet: bool,
+                    started_at: float, *parent_outcomes: Any) -> Any:
+    """One experiment in a Ray worker. Ray resolves ``parent_outcomes`` (ObjectRefs when submitted)
+    before it starts this, so parents have finished. Progress lines reach the driver through Ray's
+    log forwarding, prefixed with the experiment name and timed from the build's start
+    (``started_at``, wall clock) like local ones."""
+    progress = Progress(quiet=quiet)
+    progress.start = time.perf_counter() - (time.time() - started_at)
+    progress.experiment(position, total, plan.name)
+    failed = next((o for o in parent_outcomes if o.status != "ok"), None)
+    if failed is not None:
+        outcome = _parent_failed(plan, failed.plan.name)
+        progress.say(f"FAILED: {outcome.error}")
+        return outcome
+    return job(plan, progress)
+
+
+def run_ray(plans: list[ExperimentPlan], job: Callable, progress: Progress,
+            address: str | None = None) -> list[Any]:
+    """Each experiment a Ray task (1 CPU, and 1 GPU when the cluster has any), children after
+    their parents; on a Ray cluster (``address``), every node needs reportgen installed and the
+    output folder at the same path (the workers write figures and caches there)."""
+    # Ray merges log lines equal but for words with digits ("[1/2] exp1 · epoch 1/9" and
+    # "[2/2] exp2 · epoch 1/9"), and colours its prefixes even in a CI log.
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # read when ray is first imported: import it late
+    if not sys.stderr.isatty():
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
+    try:
+        import ray
+    except ImportError:
+        from reportgen.errors import ConfigError
+
+        raise ConfigError("--executor ray", ["Ray is not installed: pip install 'reportgen[ray]'"]) from None
+    from reportgen.pipeline import ExperimentOutcome
+
+    started = not ray.is_initialized()  # an already running Ray (e.g. a notebook's) is left as is
+    level = logging.ERROR if progress.quiet else logging.INFO  # -q: no Ray start-up notices either
+    if started and address:
+        ray.init(address=address, logging_level=level)
+    elif started:  # "local": a new Ray of our own, even when a `ray start` cluster runs here
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
+                 log_to_driver=True, ignore_reinit_error=True, logging_level=level)
+    try:
+        resources = ray.cluster_resources()
+        progress.say(f"Ray: {len(plans)} experiments on {resources.get('CPU', 0):g} CPUs, "
+                     f"{resources.get('GPU', 0):g} GPUs")
+        # TF's C++ start-up lines would drown every worker's progress lines; a worker that died
+        # (out of memory) would likely die again, so it is reported rather than retried.
+        task = ray.remote(num_cpus=1, num_gpus=1 if resources.get("GPU", 0) > 0 else 0, max_retries=0,
+                          runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})(_ray_experiment)
+        started_at = time.time() - (time.perf_counter() - progress.start)
+        refs: dict[str, Any] = {}
+        for position, plan in enumerate(plans, start=1):
+            parents = [refs[p] for p in plan.parents if p in refs]  # absent: built earlier (--only)
+            refs[plan.name] = task.options(name=plan.name).remote(
+                job, plan, position, len(plans), progress.quiet, started_at, *parents)
+        outcomes: dict[str, Any] = {}
+        for plan in plans:
+            try:
+                outcomes[plan.name] = ray.get(refs[plan.name])
+            except ray.exceptions.RayError as exc:  # the worker died (out of memory, crash)
+                failed_parent = next((p for p in plan.parents if p in outcomes
+                                      and outcomes[p].status != "ok"), None)
+                outcomes[plan.name] = (_parent_failed(plan, failed_parent) if failed_parent else
+                                       ExperimentOutcome(plan, status="failed", timings={"total": 0.0},
+                                                         error=f"Ray task failed: {exc}"))
+                progress.say(f"{plan.name} FAILED: {outcomes[plan.name].error}")
+        if started and not progress.quiet:
+            time.sleep(1.0)  # Ray forwards worker lines asynchronously: let the last ones arrive
+        return [outcomes[p.name] for p in plans]
+    finally:
+        if started:
+            ray.shutdown()
+
+
 def run_plans(plans: list[ExperimentPlan], job: Callable, progress: Progress, executor: str = "local",
               address: str | None = None) -> list[Any]:
     """Outcomes in plan order (plans come topologically sorted: parents first)."""
     if executor == "local":
         return run_local(plans, job, progress)
+    if executor == "ray":
+        return run_ray(plans, job, progress, address)
     raise ValueError(f"unknown executor {executor!r}; expected one of {EXECUTORS}")

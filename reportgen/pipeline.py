@@ -312,7 +312,7 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
                                     manifest.report.languages)
     _add_commentary(outcomes, comparisons)
     progress.done("rendering " + " + ".join(manifest.report.formats))
-    outputs, render_timings = render_outputs(manifest, outcomes, env, out_dir, comparisons)
+    outputs, render_timings = render_outputs(manifest, outcomes, env, out_dir, comparisons, base_dir)
     metrics = metrics_document(manifest, manifest_path, outcomes, env, render_timings,
                                time.perf_counter() - build_start, comparisons)
     metrics_path = out_dir / "metrics.json"

@@ -24,6 +24,15 @@ author = "測試者"
 student_id = "B09901001"
 department = "電機系 二年級 / EE, year 2"
 seed = 3
+collaborators = ["林小華"]
+
+[[report.questions]]
+number = 1
+points = "3%"
+prompt = { "zh-TW" = "請畫出混淆矩陣並討論。", en = "Plot the confusion matrix and discuss it." }
+answers = ["digits_small.confusion_matrix", "digits_small"]
+answer = "The digits are *mostly* on the diagonal. <script>alert(1)</script>"
+collaborators = ["陳大文"]
 
 [[datasets]]
 name = "digits"
@@ -218,7 +227,7 @@ def test_html_is_self_contained_with_every_figure(built):
     assert "url(http" not in html and "@import" not in html
     sources = re.findall(r'<img[^>]*\ssrc="([^"]+)"', html)
     figures = list((built["out"] / "experiments" / "digits_small" / "figures").glob("*.png"))
-    assert len(sources) == len(figures) == 2
+    assert len(set(sources)) == len(figures) == 2  # a figure a question cites appears twice
     for src in sources:
         assert src.startswith("data:image/png;base64,")
         image = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
@@ -227,3 +236,16 @@ def test_html_is_self_contained_with_every_figure(built):
     assert all(alts) and len(alts) == len(sources)
     for zh, en in HEADINGS:
         assert zh in html and en in html
+
+
+def test_homework_question_with_answer_and_material(built):
+    html = (built["out"] / "report.html").read_text(encoding="utf-8")
+    question = html[html.index('id="question-1"'):html.index('id="digits_small"')]
+    for fragment in ("題目", "Question", "(3%)", "請畫出混淆矩陣並討論。", "Plot the confusion matrix",
+                     "<em>mostly</em>", "陳大文", "混淆矩陣", "討論"):
+        assert fragment in question, fragment
+    assert "<script>alert" not in html  # the user's Markdown is rendered, raw HTML escaped
+    assert question.count("<img") == 1  # the confusion-matrix figure, placed in the question
+    assert "林小華" in html[:html.index('id="question-1"')]
+    text = " ".join(_pdf_text(built).split())
+    assert "Question 1 (3%)" in text and "題目" in text and "請畫出混淆矩陣並討論。" in text

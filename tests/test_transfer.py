@@ -283,3 +283,17 @@ def test_example_manifests_validate_and_name_what_is_missing(name, variants):
     if "chain" in name:
         assert "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" in done.stderr
         assert "data/CK+" in done.stderr
+
+
+@pytest.mark.parametrize("question, fragment", [
+    ('answers = ["nope"]', "report.questions[0].answers[0]: unknown experiment 'nope'"),
+    ('answers = ["e.gradcam"]', "report.questions[0].answers[0]: experiment 'e' has no analysis 'gradcam'"),
+    ('answer = "x"\nanswer_file = "a.md"', "report.questions[0]: give answer or answer_file, not both"),
+])
+def test_question_references_are_checked(write_manifest, question, fragment):
+    text = HEAD.replace("seed = 5\n", f'seed = 5\n\n[[report.questions]]\nnumber = 1\n'
+                        f'prompt = {{ "zh-TW" = "問", en = "Q" }}\n{question}\n')
+    path = write_manifest(text + _experiments('name = "e", dataset = "low", model = "cnn", train = { epochs = 1 }'))
+    with pytest.raises(ConfigError) as info:
+        load_manifest(path)
+    assert fragment in str(info.value)

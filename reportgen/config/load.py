@@ -108,7 +108,33 @@ def _cross_reference_problems(manifest: Manifest) -> list[str]:
             problems += _inspection_problems(manifest, i, exp)
         for j, spec in enumerate(exp.analysis_specs()):
             problems += [f"{where}.analyses[{j}]{p}" for p in analysis_problems(spec, labelled)]
-    return problems + _chain_problems(manifest)
+    return problems + _chain_problems(manifest) + _question_problems(manifest)
+
+
+def _question_problems(manifest: Manifest) -> list[str]:
+    """Every ``answers`` reference names an experiment, one of its analyses, or the comparison."""
+    analyses = {e.name: [a.method for a in e.analysis_specs()] for e in manifest.experiments}
+    problems, seen = [], {}
+    for i, question in enumerate(manifest.report.questions):
+        where = f"report.questions[{i}]"
+        if question.number in seen:
+            problems.append(f"{where}.number: duplicate question number {question.number!r} "
+                            f"(already used by report.questions[{seen[question.number]}])")
+        seen.setdefault(question.number, i)
+        if question.answer and question.answer_file is not None:
+            problems.append(f"{where}: give answer or answer_file, not both")
+        for j, ref in enumerate(question.answers):
+            experiment, _, analysis = ref.partition(".")
+            if ref == "comparison":
+                continue
+            if experiment not in analyses:
+                problems.append(f"{where}.answers[{j}]: unknown experiment {experiment!r}; expected "
+                                f"an experiment name, <experiment>.<analysis> or \"comparison\" "
+                                f"(experiments: {list(analyses)})")
+            elif analysis and analysis not in analyses[experiment]:
+                problems.append(f"{where}.answers[{j}]: experiment {experiment!r} has no analysis "
+                                f"{analysis!r}; its analyses are {analyses[experiment]}")
+    return problems
 
 
 def _chain_problems(manifest: Manifest) -> list[str]:
@@ -210,6 +236,10 @@ def check_files(manifest: Manifest, base_dir: Path) -> None:
         problems += [f"datasets[{i}].{p}" for p in check_dataset(ds, base_dir)]
     for i, model in enumerate(manifest.models):
         problems += [f"models[{i}].{p}" for p in check_model(model, base_dir)]
+    for i, question in enumerate(manifest.report.questions):
+        if question.answer_file is not None and not (base_dir / question.answer_file).is_file():
+            problems.append(f"report.questions[{i}].answer_file: file not found: "
+                            f"{base_dir / question.answer_file}")
     if not problems:
         problems += _class_count_problems(manifest, base_dir)
     if problems:

@@ -34,6 +34,31 @@ class LocalizedText(Strict):
         return self.zh_TW if language == "zh-TW" else self.en
 
 
+class QuestionSpec(Strict):
+    """``[[report.questions]]``: one numbered homework question and what answers it."""
+
+    number: str = Field(min_length=1)
+    """As printed, e.g. ``"1"`` or ``"2(a)"``."""
+    points: str = ""
+    """As printed after the number, e.g. ``"2%"`` or ``"10 pts"``."""
+    prompt: LocalizedText
+    """The question in both languages."""
+    answers: list[str] = Field(default_factory=list)
+    """What answers it, in order: ``"<experiment>"`` (its discussion), ``"<experiment>.<analysis>"``
+    (that analysis' figures, tables and notes) or ``"comparison"`` (the comparison chapter)."""
+    answer: str = ""
+    """Your own answer text (Markdown), placed before the generated material."""
+    answer_file: Path | None = None
+    """A Markdown file with your answer (relative to the manifest), instead of ``answer``."""
+    collaborators: list[str] = Field(default_factory=list)
+    """Who you worked with on this question."""
+
+    @field_validator("number", mode="before")
+    @classmethod
+    def _number_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
 class ReportSpec(Strict):
     """``[report]``: the homework header and what to produce."""
 
@@ -56,6 +81,11 @@ class ReportSpec(Strict):
     manifest's folder). ``reportgen build --out`` overrides it."""
     seed: int = 42
     """Seed for data splits, weight initialisation and shuffling."""
+    collaborators: list[str] = Field(default_factory=list)
+    """Collaborators on the whole homework (shown in the header)."""
+    questions: list[QuestionSpec] = Field(default_factory=list)
+    """Homework questions; without them the report is one chapter per experiment, then the
+    comparison."""
 
     @field_validator("languages", "formats")
     @classmethod

@@ -14,13 +14,14 @@ if TYPE_CHECKING:
 
 
 def render_outputs(manifest: Manifest, outcomes: list[ExperimentOutcome], env: dict[str, Any],
-                   out_dir: Path, comparisons: list | None = None) -> tuple[list[Path], dict[str, float]]:
+                   out_dir: Path, comparisons: list | None = None,
+                   base_dir: Path | None = None) -> tuple[list[Path], dict[str, float]]:
     """Write report.html and/or report.pdf; returns their paths and seconds spent on each."""
     from reportgen.render.context import report_view
     from reportgen.render.html import render_html
 
     formats = manifest.report.formats
-    view = report_view(manifest, outcomes, env, comparisons or [])
+    view = report_view(manifest, outcomes, env, comparisons or [], base_dir)
     outputs, timings = [], {}
     start = time.perf_counter()
     html = render_html(view, medium="screen")

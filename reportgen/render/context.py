@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
 
 from reportgen.analyses.base import Msg
 
@@ -88,8 +91,44 @@ def _comparison_views(comparisons: list, number: str) -> list[dict[str, Any]]:
              "error": None, "anchor": f"compare-{c.key}"} for i, c in enumerate(comparisons, start=1)]
 
 
+def _markdown(text: str) -> Markup:
+    """The user's own answer (Markdown → HTML; raw HTML in it is escaped, not rendered)."""
+    from markdown_it import MarkdownIt
+
+    return Markup(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
+
+
+def _question_views(manifest: Manifest, experiments: list[dict[str, Any]],
+                    comparisons: list[dict[str, Any]], base_dir: Path | None) -> list[dict[str, Any]]:
+    """Each question with its own answer text and the material it references, in order."""
+    by_name = {e["name"]: e for e in experiments}
+    views = []
+    for q in manifest.report.questions:
+        text = q.answer
+        if q.answer_file is not None and base_dir is not None:
+            text = (base_dir / q.answer_file).read_text(encoding="utf-8")
+        parts = []
+        for ref in q.answers:
+            if ref == "comparison":
+                parts += [{"kind": "analysis", "analysis": c} for c in comparisons]
+                continue
+            name, _, method = ref.partition(".")
+            exp = by_name.get(name)
+            if exp is None or exp["status"] != "ok":
+                parts.append({"kind": "missing", "experiment": name})
+            elif method:
+                parts += [{"kind": "analysis", "analysis": a} for a in exp["analyses"] if a["name"] == method]
+            else:
+                parts.append({"kind": "discussion", "experiment": exp})
+        views.append({"number": q.number, "points": q.points, "prompt": q.prompt,
+                      "answer": _markdown(text) if text.strip() else None,
+                      "collaborators": q.collaborators, "parts": parts,
+                      "anchor": f"question-{q.number}"})
+    return views
+
+
 def report_view(manifest: Manifest, outcomes: list[ExperimentOutcome], env: dict[str, Any],
-                comparisons: list | None = None) -> dict[str, Any]:
+                comparisons: list | None = None, base_dir: Path | None = None) -> dict[str, Any]:
     report = manifest.report
     experiments = []
     for number, outcome in enumerate(outcomes, start=1):
@@ -106,12 +145,14 @@ def report_view(manifest: Manifest, outcomes: list[ExperimentOutcome], env: dict
             "commentary_number": f"{number}.{len(outcome.analyses) + 2}",
             "anchor": outcome.plan.name,
         })
+    comparison_views = _comparison_views(comparisons or [], str(len(outcomes) + 1))
     return {
         "report": report,
         "languages": list(report.languages),
         "date": date.today().isoformat(),
         "experiments": experiments,
         "summary_number": str(len(outcomes) + 1),
-        "comparisons": _comparison_views(comparisons or [], str(len(outcomes) + 1)),
+        "comparisons": comparison_views,
+        "questions": _question_views(manifest, experiments, comparison_views, base_dir),
         "environment": env,
     }
