@@ -16,14 +16,14 @@ from typing import Optional
 import typer
 
 from reportgen import __version__
-from reportgen.errors import ReportgenError
+from reportgen.errors import ConfigError, ReportgenError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
     help="Turn a TOML manifest of image-classification experiments into a bilingual "
          "(Traditional Chinese + English) study report in HTML and PDF.")
 
-EXIT_OK, EXIT_EXPERIMENT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_EXPERIMENT_FAILED, EXIT_BAD_INPUT, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class Executor(str, Enum):
@@ -72,6 +72,12 @@ def build(
     address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS",
                                           help="Ray cluster to use with --executor ray (e.g. "
                                           "ray://host:10001); default: start a local Ray."),
+    compare_to: Optional[Path] = typer.Option(None, "--compare-to", help="A previous run's "
+                                              "metrics.json: adds a 'changes since the last run' "
+                                              "section (accuracy and macro-F1 deltas)."),
+    fail_on_drop: Optional[float] = typer.Option(None, "--fail-on-drop", min=0, help="With "
+                                                 "--compare-to: exit 3 when any accuracy or "
+                                                 "macro-F1 drops by more than this many points."),
 ) -> None:
     """Train or load every experiment, run its analyses and write the report.
 
@@ -83,7 +89,8 @@ def build(
 
     try:
         outcome = run_build(manifest, out=out, only=only or None, force=force,
-                            progress=Progress(quiet=quiet), executor=executor.value, address=address)
+                            progress=Progress(quiet=quiet), executor=executor.value, address=address,
+                            compare_to=compare_to, fail_on_drop=fail_on_drop)
     except ReportgenError as exc:
         _fail(exc)
     except KeyboardInterrupt:
@@ -96,11 +103,37 @@ def build(
         typer.echo(f"error: {len(outcome.failed)} experiment(s) failed: {', '.join(outcome.failed)}; "
                    f"see the report and {outcome.out_dir / 'experiments'}/<name>/error.log", err=True)
         raise typer.Exit(EXIT_EXPERIMENT_FAILED)
+    if outcome.regressions:
+        typer.echo(f"error: {len(outcome.regressions)} regression(s) against {compare_to} "
+                   f"(more than {fail_on_drop:g} points): " + "; ".join(outcome.regressions), err=True)
+        raise typer.Exit(EXIT_REGRESSION)
+
+
+@app.command()
+def init(
+    folder: Path = typer.Argument(..., help="Your image folder: one sub-folder per class, or "
+                                  "train/ and test/ each with one sub-folder per class."),
+    output: Path = typer.Option(Path("experiments.toml"), "--output", "-o",
+                                help="Where to write the manifest."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing manifest."),
+) -> None:
+    """Write a commented starter manifest (zh/en comments) for your own image folder."""
+    from reportgen.init import starter_manifest
+
+    try:
+        if output.exists() and not force:
+            raise ConfigError("init", [f"{output} exists; use --force to overwrite it"])
+        text = starter_manifest(folder, output.resolve().parent)
+    except ReportgenError as exc:
+        _fail(exc)
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}; next: reportgen validate {output}")
 
 
 @app.command()
 def validate(manifest: Path = typer.Argument(..., help="The experiments manifest (TOML).")) -> None:
     """Check the manifest, its files and class lists without training anything."""
+    _quiet_tensorflow()
     from reportgen.config import check_files, load_manifest
 
     try:

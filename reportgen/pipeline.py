@@ -17,6 +17,7 @@ from reportgen import __version__
 from reportgen.analyses import registry
 from reportgen.analyses.base import AnalysisContext, AnalysisResult, Msg
 from reportgen.artifacts import write_json_atomic
+from reportgen.changes import changes, load_previous
 from reportgen.compare import build_comparisons
 from reportgen.config import check_files, load_manifest
 from reportgen.config.schema import Manifest
@@ -61,6 +62,8 @@ class BuildOutcome:
     outputs: list[Path]
     experiments: list[ExperimentOutcome]
     metrics: dict[str, Any]
+    regressions: list[str] = field(default_factory=list)
+    """Drops beyond ``--fail-on-drop`` against ``--compare-to`` (exit code 3)."""
 
     @property
     def failed(self) -> list[str]:
@@ -284,7 +287,8 @@ def resolve_out_dir(manifest: Manifest, manifest_path: Path, out: Path | None) -
 
 def build(manifest_path: Path, out: Path | None = None, only: list[str] | None = None,
           force: bool = False, progress: Progress | None = None, executor: str = "local",
-          address: str | None = None) -> BuildOutcome:
+          address: str | None = None, compare_to: Path | None = None,
+          fail_on_drop: float | None = None) -> BuildOutcome:
     """Build the whole report. Raises ConfigError (exit 2) before doing any work on bad input."""
     from reportgen.artifacts import metrics_document
     from reportgen.render import render_outputs
@@ -298,7 +302,11 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     unknown = [n for n in (only or []) if n not in names]
     if unknown:
         raise ConfigError("--only", [f"unknown experiment {n!r}; expected one of {names}" for n in unknown])
+    if fail_on_drop is not None and compare_to is None:
+        raise ConfigError("--fail-on-drop", ["needs --compare-to PREVIOUS/metrics.json (the run to "
+                                             "compare with)"])
     check_files(manifest, base_dir)
+    previous = load_previous(compare_to) if compare_to is not None else None
     out_dir = resolve_out_dir(manifest, manifest_path, out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -311,10 +319,17 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     comparisons = build_comparisons(outcomes, out_dir / "comparison" / "figures",
                                     manifest.report.languages)
     _add_commentary(outcomes, comparisons)
+    regressions: list[str] = []
+    if previous is not None:
+        from reportgen.artifacts import experiment_entry
+
+        current = {o.plan.name: experiment_entry(o) for o in outcomes if o.status == "ok"}
+        section, regressions = changes(previous, current, fail_on_drop, str(compare_to))
+        comparisons.append(section)
     progress.done("rendering " + " + ".join(manifest.report.formats))
     outputs, render_timings = render_outputs(manifest, outcomes, env, out_dir, comparisons, base_dir)
     metrics = metrics_document(manifest, manifest_path, outcomes, env, render_timings,
                                time.perf_counter() - build_start, comparisons)
     metrics_path = out_dir / "metrics.json"
     write_json_atomic(metrics_path, metrics)
-    return BuildOutcome(out_dir, [*outputs, metrics_path], outcomes, metrics)
+    return BuildOutcome(out_dir, [*outputs, metrics_path], outcomes, metrics, regressions)

@@ -1,0 +1,73 @@
+"""``--compare-to PREVIOUS/metrics.json``: what changed since the last run, and regressions.
+
+For every experiment scored in both runs: accuracy and macro-F1 before and now, and the
+difference in percentage points. ``--fail-on-drop P`` makes any drop of more than P points a
+regression (the build then exits with code 3, after writing the report).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reportgen.analyses.base import AnalysisResult, Msg, Table
+from reportgen.compare import ComparisonSection
+from reportgen.errors import ConfigError
+
+METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro F1"))
+
+
+def load_previous(path: Path) -> dict[str, dict[str, float]]:
+    """experiment → {accuracy, macro_f1} of a previous metrics.json (ConfigError if unusable)."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("--compare-to", [f"file not found: {path}"]) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError("--compare-to", [f"{path} is not a readable metrics.json: {exc}"]) from None
+    experiments = document.get("experiments") if isinstance(document, dict) else None
+    if not isinstance(experiments, dict):
+        raise ConfigError("--compare-to", [f"{path} has no \"experiments\" table; expected the "
+                                           "metrics.json of a reportgen build"])
+    out = {}
+    for name, entry in experiments.items():
+        if isinstance(entry, dict) and entry.get("accuracy") is not None:
+            out[name] = {"accuracy": float(entry["accuracy"]),
+                         "macro_f1": float((entry.get("macro_avg") or {}).get("f1", float("nan")))}
+    return out
+
+
+def changes(previous: dict[str, dict[str, float]], current: dict[str, dict[str, Any]],
+            fail_on_drop: float | None, source: str) -> tuple[ComparisonSection, list[str]]:
+    """The "changes since last run" section and the regressions (one line each)."""
+    rows, records, regressions = [], [], []
+    for name, entry in current.items():
+        if entry.get("accuracy") is None or name not in previous:
+            continue
+        now = {"accuracy": entry["accuracy"], "macro_f1": entry["macro_avg"]["f1"]}
+        record: dict[str, Any] = {"experiment": name}
+        row: list[Any] = [name]
+        for key, _ in METRICS:
+            delta = (now[key] - previous[name][key]) * 100
+            record[key] = {"previous": previous[name][key], "now": now[key], "delta_points": delta}
+            row += [f"{previous[name][key]:.4f} → {now[key]:.4f}", f"{delta:+.1f}"]
+            if fail_on_drop is not None and delta < -fail_on_drop:
+                regressions.append(f"{name}: {key} dropped {-delta:.1f} points "
+                                   f"({previous[name][key]:.4f} → {now[key]:.4f})")
+        record["regression"] = any(r.startswith(f"{name}:") for r in regressions)
+        row.append(Msg("regression") if record["regression"] else "")
+        rows.append(row)
+        records.append(record)
+    table = Table(columns=[Msg("Experiment"), Msg("Accuracy"), Msg("Δ (points)"), Msg("Macro F1"),
+                           Msg("Δ (points)"), Msg("Status")], rows=rows, css_class="compare")
+    notes = [Msg("Compared with {source}: {count} experiments in both runs.",
+                 {"source": source, "count": len(records)})]
+    if fail_on_drop is not None:
+        notes.append(Msg("{regressions} regressions: drops of more than {threshold} points.",
+                         {"regressions": len(regressions), "threshold": f"{fail_on_drop:g}"}))
+    metrics = {"source": source, "fail_on_drop": fail_on_drop, "experiments": records,
+               "regressions": regressions}
+    return (ComparisonSection("changes", Msg("Changes since the last run"),
+                              AnalysisResult(metrics=metrics, tables=[table], notes=notes)),
+            regressions)
