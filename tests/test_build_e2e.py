@@ -249,3 +249,45 @@ def test_homework_question_with_answer_and_material(built):
     assert "林小華" in html[:html.index('id="question-1"')]
     text = " ".join(_pdf_text(built).split())
     assert "Question 1 (3%)" in text and "題目" in text and "請畫出混淆矩陣並討論。" in text
+
+
+def _page_texts(built) -> list[str]:
+    import pdfplumber
+
+    with pdfplumber.open(built["out"] / "report.pdf") as pdf:
+        return [page.extract_text() or "" for page in pdf.pages]
+
+
+def test_pdf_cover_toc_and_page_numbers(built):
+    pages = _page_texts(built)
+    assert "端對端測試報告" in pages[0] and "B09901001" in pages[0]
+    assert not re.search(r"\d+ / \d+\s*$", pages[0])  # the cover has no page number
+    assert "目錄 / Contents" in pages[1] and len(pages) > 2
+    entries = [(m.group(1), int(m.group(2))) for text in pages[1:3]
+               for m in re.finditer(r"^(\d+(?:\.\d+)*)\.? .*?\.{4,}\s*(\d+)$", text, re.MULTILINE)]
+    assert len(entries) >= 8
+    for number, page in entries:
+        body = pages[page - 1].split("\n", 1)[1]  # without the running header
+        assert re.search(rf"^{re.escape(number)}\.? ", body, re.MULTILINE), (number, page)
+        assert f"{page} / {len(pages)}" in pages[page - 1]
+
+
+def test_pdf_has_no_missing_glyph(built):
+    """Every character the PDF shows is in the cmap of an embedded font (none drawn as .notdef)."""
+    import pdfplumber
+    from fontTools.ttLib import TTFont
+    from pypdf import PdfReader
+
+    covered: set[int] = set()
+    for page in PdfReader(built["out"] / "report.pdf").pages:
+        for font in ((page.get("/Resources") or {}).get("/Font") or {}).values():
+            font = font.get_object()
+            descendants = font.get("/DescendantFonts")
+            descriptor = (descendants[0].get_object() if descendants else font)["/FontDescriptor"].get_object()
+            program = descriptor.get("/FontFile2") or descriptor.get("/FontFile3")
+            covered |= set(TTFont(io.BytesIO(program.get_object().get_data())).getBestCmap() or {})
+    with pdfplumber.open(built["out"] / "report.pdf") as pdf:
+        shown = {c["text"] for page in pdf.pages for c in page.chars}
+    missing = sorted(c for c in shown if not c.isspace() and (len(c) != 1 or ord(c) not in covered))
+    assert not missing, missing
+    assert len({c for c in shown if "\u4e00" <= c <= "\u9fff"}) > 50  # real Chinese text was checked

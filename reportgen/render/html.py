@@ -18,7 +18,7 @@ from reportgen.analyses.base import Msg
 from reportgen.config.schema import LocalizedText
 from reportgen.errors import RenderError
 from reportgen.fonts import find_cjk_font
-from reportgen.i18n import translate
+from reportgen.i18n import joined, translate
 from reportgen.resources import templates_dir
 
 HTML_LANG = {"zh-TW": "zh-Hant-TW", "en": "en"}
@@ -60,11 +60,18 @@ def image_src(context, path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
+@pass_context
+def joined_text(context, msgid: str, **params: Any) -> str:
+    """A msgid in every report language as one plain string: ``實驗比較 / Comparison``."""
+    return joined(msgid, context["languages"], params)
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader([str(templates_dir())]), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(bi=bi, text=text, image_src=image_src, partial_for=_partial_for(env))
+    env.globals.update(bi=bi, text=text, image_src=image_src, partial_for=_partial_for(env),
+                       joined=joined_text)
     return env
 
 
