@@ -104,11 +104,33 @@ def _training(entry: dict[str, Any]) -> list[Msg]:
     return out
 
 
-def for_experiment(entry: dict[str, Any]) -> list[Msg]:
-    """Commentary of one scored experiment (its metrics.json entry); [] when unscored."""
-    if entry.get("status") != "ok" or entry.get("accuracy") is None:
+def _explanations(entry: dict[str, Any]) -> list[Msg]:
+    """What the explanation panels show, where it can be measured."""
+    top_k = ((entry.get("analyses") or {}).get("top_k") or {}).get("metrics") or {}
+    face = top_k.get("face_mass")
+    if not face:
         return []
-    return _classes(entry) + _confusions(entry) + _imbalance(entry) + _training(entry)
+    return [Msg("On the {images} face crops, {share} of the rank-1 Grad-CAM mass lies inside the "
+                "face box MTCNN detected, which covers {area} of each crop: the model looks at the "
+                "face, not the margin around it.",
+                {"images": face["images"], "share": f"{face['mean_share']:.0%}",
+                 "area": f"{face['mean_box_area']:.0%}"})
+            if face["mean_share"] > face["mean_box_area"] else
+            Msg("On the {images} face crops, only {share} of the rank-1 Grad-CAM mass lies inside "
+                "the face box MTCNN detected, which covers {area} of each crop: the model also "
+                "uses the margin around the face.",
+                {"images": face["images"], "share": f"{face['mean_share']:.0%}",
+                 "area": f"{face['mean_box_area']:.0%}"})]
+
+
+def for_experiment(entry: dict[str, Any]) -> list[Msg]:
+    """Commentary of one experiment (its metrics.json entry): metrics sentences when it is
+    scored, explanation sentences when they can be measured."""
+    if entry.get("status") != "ok":
+        return []
+    if entry.get("accuracy") is None:
+        return _explanations(entry)
+    return _classes(entry) + _confusions(entry) + _imbalance(entry) + _training(entry) + _explanations(entry)
 
 
 def for_grid(section: dict[str, Any]) -> list[Msg]:

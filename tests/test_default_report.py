@@ -70,6 +70,9 @@ def test_fer_model_explained_on_the_mtcnn_face_crop(default_build):
     assert sum(probabilities) <= 1.0 + 1e-5
     assert {t["class"] for t in top} <= set(entry["classes"])
     assert analyses["top_k"]["randomization_rank_correlation"] < 0.5
+    face = analyses["top_k"]["face_mass"]
+    assert face["images"] == 1 and 0.2 < face["mean_box_area"] < 0.9 and 0 <= face["mean_share"] <= 1
+    assert any(c["msgid"].startswith("On the {images} face crops") for c in entry["commentary"])
     lime = analyses["lime"]["examples"][0]
     assert lime["segments"] >= 30 and set(lime["classes"]) == set(entry["classes"])
 
@@ -164,6 +167,11 @@ def _check_sentence(entry: dict, msgid: str, p: dict, experiments: dict) -> None
     elif msgid.startswith("Step {step}"):
         assert p["accuracy"] == f4(experiments[p["experiment"]]["accuracy"])
         assert experiments[p["experiment"]]["dataset"] == p["dataset"]
+    elif msgid.startswith("On the {images} face crops"):
+        face = entry["analyses"]["top_k"]["metrics"]["face_mass"]
+        assert p["images"] == face["images"] and p["share"] == f"{face['mean_share']:.0%}"
+        assert p["area"] == f"{face['mean_box_area']:.0%}"
+        assert ("only" in msgid) == (face["mean_share"] <= face["mean_box_area"])
     elif msgid != "No test image was misclassified.":
         raise AssertionError(f"no check for commentary sentence {msgid!r}")
 
@@ -180,7 +188,7 @@ def test_every_number_in_the_commentary_is_true(default_build):
                   for item in section.get("commentary", [])]
     assert len(sentences) >= 15
     kinds = {item["msgid"].split(" ")[0] for _, item in sentences}
-    assert {"Best", "{true}", "Step", "{variant}:"} <= kinds
+    assert {"Best", "{true}", "Step", "{variant}:", "On"} <= kinds
     for entry, item in sentences:
         _check_sentence(entry or {}, item["msgid"], item["params"], experiments)
         for language in ("zh-TW", "en"):

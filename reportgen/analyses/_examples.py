@@ -35,3 +35,10 @@ def target_classes(ctx: AnalysisContext, indices: np.ndarray, use_truth: bool = 
 def caption(ctx: AnalysisContext, index: int, cls: int) -> str:
     """``happy 0.87`` — a class name and its predicted probability for one image."""
     return f"{ctx.classes[cls]} {ctx.test_probabilities[index, cls]:.2f}"
+
+
+def chosen_examples(ctx: AnalysisContext, limit: int, use_truth: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(test indices, the class each explains, their preprocessed model inputs)."""
+    indices = one_per_class(ctx, limit)
+    return indices, target_classes(ctx, indices, use_truth), ctx.preprocess(ctx.images[indices])

@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen import figures
-from reportgen.analyses._examples import caption, one_per_class, target_classes
+from reportgen.analyses._examples import caption, chosen_examples
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
@@ -65,9 +65,7 @@ class Gradcam(Analysis):
     def run(self, ctx: AnalysisContext, params: GradcamParams) -> AnalysisResult:
         from reportgen.explain import gradcam
 
-        indices = one_per_class(ctx, params.examples)
-        targets = target_classes(ctx, indices)
-        x = ctx.preprocess(ctx.images[indices])
+        indices, targets, x = chosen_examples(ctx, params.examples)
         probe = probe_for(ctx, params.layer)
         cam = gradcam(probe, x, targets)
         cam_pp = gradcam(probe, x, targets, plus=True)

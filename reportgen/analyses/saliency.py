@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen import figures
-from reportgen.analyses._examples import caption, one_per_class, target_classes
+from reportgen.analyses._examples import caption, chosen_examples
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
@@ -37,9 +37,7 @@ class Saliency(Analysis):
     def run(self, ctx: AnalysisContext, params: SaliencyParams) -> AnalysisResult:
         from reportgen.explain import logits_model, saliency
 
-        indices = one_per_class(ctx, params.examples)
-        targets = target_classes(ctx, indices)
-        x = ctx.preprocess(ctx.images[indices])
+        indices, targets, x = chosen_examples(ctx, params.examples)
         scores = ctx.shared("logits_model", lambda: logits_model(ctx.model))
         vanilla = saliency(scores, x, targets)
         smooth = saliency(scores, x, targets, samples=params.smoothgrad_samples,

@@ -56,6 +56,9 @@ class TopK(Analysis):
                                   column_titles=[ctx.label("Input")])
         metrics: dict = {"k": k, "images": records}
         notes = []
+        face_mass = _face_mass(ctx, indices, cams[:, 0])
+        if face_mass is not None:
+            metrics["face_mass"] = face_mass
         if params.sanity_check:
             probe = probe_for(ctx, params.layer)
             rho = sanity_correlation(ctx, probe, x, ranked[:, 0], cams[:, 0])
@@ -67,3 +70,24 @@ class TopK(Analysis):
                                       "their probabilities; each heat map is the Grad-CAM of that "
                                       "class.", {"k": k, "experiment": ctx.experiment}), wide=True)],
         )
+
+
+def _face_mass(ctx: AnalysisContext, indices: np.ndarray, cams: np.ndarray) -> dict | None:
+    """On MTCNN face crops: the share of each rank-1 Grad-CAM inside the detected face box
+    (the crop adds a margin around it), and the share of the crop the box covers."""
+    from reportgen.explain import region_mass
+
+    data = ctx.data
+    if data.labelled or data.face_index is None or (data.face_index[indices] < 0).any():
+        return None
+    height, width = cams.shape[1:]
+    shares, areas = [], []
+    for i, cam in zip(indices, cams):
+        source = data.sources[int(data.source_index[i])]
+        x0, y0, x1, y1 = source.face_box_in_crop(int(data.face_index[i]))
+        mask = np.zeros((height, width), bool)
+        mask[int(round(y0 * height)):int(round(y1 * height)), int(round(x0 * width)):int(round(x1 * width))] = True
+        shares.append(float(region_mass(cam, mask)[0]))
+        areas.append(float(mask.mean()))
+    return {"mean_share": float(np.mean(shares)), "mean_box_area": float(np.mean(areas)),
+            "images": len(shares)}

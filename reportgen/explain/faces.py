@@ -61,7 +61,8 @@ def _detector() -> Any:
     return _DETECTOR
 
 
-def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """uint8 (H, W), (H, W, 1|3|4) → uint8 (H, W, 3) (gray repeated, alpha dropped)."""
     x = np.asarray(image)
     if x.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image, got {x.dtype}")
@@ -85,7 +86,7 @@ def detect_faces(
     clipped to the image; faces below ``min_confidence`` or with an empty box are dropped.
     ``min_face_size`` is MTCNN's smallest face side in pixels (its pyramid starts there).
     """
-    rgb = _as_rgb_uint8(image_rgb)
+    rgb = as_rgb_uint8(image_rgb)
     height, width = rgb.shape[:2]
     if min(height, width) < MIN_DETECTABLE_SIDE:
         return []

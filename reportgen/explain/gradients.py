@@ -366,8 +366,6 @@ def make_predict_fn(model: keras.Model, batch_size: int = 256) -> Callable[[np.n
     Returns:
         ``predict(x) -> np.ndarray (N, classes)`` on preprocessed float32 inputs.
     """
-    import tensorflow as tf
-
     shape = _input_shape(model)
     functions = _model_functions(model)
     if "forward" not in functions:

@@ -65,6 +65,15 @@ class SourceImage:
     """uint8 RGB (H, W, 3), shrunk to at most ``SOURCE_MAX_SIDE`` pixels on its longer side."""
     faces: list[Face]
     """Faces found in ``image`` (its coordinates), most confident first; empty without face_crop."""
+    crops: list[tuple[int, int, int, int]] = field(default_factory=list)
+    """The square (x, y, side, side) cut around each face for the model (see faces.crop_box)."""
+
+    def face_box_in_crop(self, k: int) -> tuple[float, float, float, float]:
+        """Face k's detected box inside its crop, as shares of the crop side: (x0, y0, x1, y1)."""
+        left, top, side, _ = self.crops[k]
+        x, y, w, h = self.faces[k].box
+        return tuple(float(np.clip(v, 0.0, 1.0)) for v in
+                     ((x - left) / side, (y - top) / side, (x + w - left) / side, (y + h - top) / side))
 
 
 @dataclass(eq=False)
@@ -984,20 +993,6 @@ def _sample_photo(name: str) -> np.ndarray:
     return np.asarray(getattr(skimage.data, name)())
 
 
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    """uint8 (H, W), (H, W, 1|3|4) → uint8 (H, W, 3) (gray repeated, alpha dropped)."""
-    x = np.asarray(image)
-    if x.dtype != np.uint8:
-        raise ValueError(f"expected uint8 pixels, got {x.dtype}")
-    if x.ndim == 2:
-        x = x[..., None]
-    if x.ndim != 3 or x.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"expected an image shaped (H, W) or (H, W, C), got {x.shape}")
-    if x.shape[-1] == 1:
-        x = np.repeat(x, 3, axis=-1)
-    return np.ascontiguousarray(x[..., :3])
-
-
 def _shrink(image: np.ndarray, max_side: int = SOURCE_MAX_SIDE) -> np.ndarray:
     height, width = image.shape[:2]
     if max(height, width) <= max_side:
@@ -1070,8 +1065,10 @@ def _images_load(spec: Any, base_dir: Path) -> RawData:
             inputs.append((name, None, lambda name=name: _sample_photo(name)))
         plural = "s" if len(spec.samples) != 1 else ""
         where.append(f"scikit-image sample{plural} {', '.join(spec.samples)}")
+    from reportgen.explain.faces import as_rgb_uint8  # light: mtcnn loads on first detection
+
     if spec.face_crop:
-        from reportgen.explain.faces import crop_face
+        from reportgen.explain.faces import crop_box, crop_face
 
     limit = spec.max_samples
     sources: list[SourceImage] = []
@@ -1084,18 +1081,19 @@ def _images_load(spec: Any, base_dir: Path) -> RawData:
         if limit is not None and len(images) >= limit:
             break
         try:
-            photo = _shrink(_as_rgb(read()))
+            photo = _shrink(as_rgb_uint8(read()))
         except Exception as exc:  # noqa: BLE001 - any decoding failure means "unreadable"
             if path is not None:
                 skipped.append((str(path), f"{type(exc).__name__}: {exc}"))
                 continue
             raise DataError(f"Dataset '{spec.name}': cannot load the scikit-image sample {name!r} "
                             f"({type(exc).__name__}: {exc}).") from None
-        faces = []
+        faces, crops = [], []
         if spec.face_crop:
             faces = _find_faces(spec, photo)
             searched.append(name)
             for k, face in enumerate(faces):
+                crops.append(crop_box(face, photo.shape, spec.face_margin))
                 images.append(crop_face(photo, face, spec.face_margin))
                 source_index.append(len(sources))
                 face_index.append(k)
@@ -1103,7 +1101,7 @@ def _images_load(spec: Any, base_dir: Path) -> RawData:
             images.append(photo)
             source_index.append(len(sources))
             face_index.append(-1)
-        sources.append(SourceImage(name=name, image=photo, faces=faces))
+        sources.append(SourceImage(name=name, image=photo, faces=faces, crops=crops))
     if not sources:
         detail = f" ({len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''})" if skipped else ""
         raise DataError(f"Dataset '{spec.name}': no readable image in {'; '.join(where)}{detail}.")
