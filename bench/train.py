@@ -12,6 +12,8 @@ all with the same validation set evaluated after each epoch (as ``train()`` does
 - ``pipeline``: reportgen's ``train()`` (``training_datasets``), augmentation off.
 - ``augmented``: the same with ``AugmentationSpec(horizontal_flip, rotation 0.05,
   translation 0.1, zoom 0.1, contrast 0.1)``.
+- ``streamed``: the pipeline, augmentation off, with the training images streamed from PNG
+  files (an image folder with ``stream = true``): decoded with Pillow batch by batch, every epoch.
 
 Each fit runs 1 warm-up epoch (tracing, first allocations; discarded) plus EPOCHS timed ones.
 Images/s counts training images over the training phase of an epoch (epoch start →
@@ -20,19 +22,25 @@ load from other processes hits all of them alike. Headline ratios use each varia
 epoch (other processes can only slow an epoch down); ``ratios_per_round`` (median epochs) and
 best/median/min images/s show the spread.
 ``pipeline_vs_fit`` = pipeline ÷ fit (target ≥ 0.9); ``augmentation_cost`` =
-1 − augmented ÷ pipeline (target ≤ 0.25 on the CPU).
+1 − augmented ÷ pipeline (target ≤ 0.25 on the CPU); ``streamed_vs_pipeline`` = streamed ÷
+pipeline (no target: what decoding from disk costs).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -74,6 +82,23 @@ def _rates(n: int, timer: Any) -> tuple[list[float], list[float]]:
     return [n / s for s in timer.train_s[1:]], [n / s for s in timer.epoch_s[1:]]
 
 
+def _streamed_copy(data: Any, folder: Path) -> Any:
+    """``data`` with its training images written as PNG files and streamed from them."""
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from reportgen.run.data import ImageSet
+
+    files = []
+    for i, image in enumerate(data.train.x):
+        files.append(folder / f"{i:05d}.png")
+        Image.fromarray(image[..., 0]).save(files[-1])
+    train = ImageSet(x=data.train.x[:0], y=data.train.y, files=files)
+    assert np.array_equal(train.pixels(slice(None)), data.train.x)  # the same pixels
+    return replace(data, train=train)
+
+
 def main() -> None:
     import keras
     import tensorflow as tf
@@ -96,6 +121,10 @@ def main() -> None:
     model = models.build_model(model_spec, len(data.classes), Path("."))
     initial = model.get_weights()
 
+    folder = Path(tempfile.mkdtemp(prefix="bench-stream-"))
+    atexit.register(shutil.rmtree, folder, True)
+    streamed = _streamed_copy(data, folder)
+
     def run(variant: str) -> tuple[list[float], list[float]]:
         train.seed_everything(SEED)
         model.set_weights(initial)  # same start for every variant and round
@@ -115,13 +144,15 @@ def main() -> None:
 
             model.fit = timed_fit
             try:
-                train.train(model, data, spec, preprocess, augment, SEED, lambda message: None)
+                train.train(model, streamed if variant == "streamed" else data, spec, preprocess,
+                            augment, SEED, lambda message: None)
             finally:
                 del model.fit
         return _rates(n, timer)
 
     load_before = os.getloadavg()
-    runs: dict[str, list[tuple[list[float], list[float]]]] = {"fit": [], "pipeline": [], "augmented": []}
+    runs: dict[str, list[tuple[list[float], list[float]]]] = {
+        "fit": [], "pipeline": [], "augmented": [], "streamed": []}
     for _ in range(rounds):
         for variant in runs:  # interleaved: background load affects all variants alike
             runs[variant].append(run(variant))
@@ -135,6 +166,7 @@ def main() -> None:
     ratios = {  # per round, from median epochs: the spread
         "pipeline_vs_fit": [p / f for f, p in zip(per_round["fit"], per_round["pipeline"])],
         "augmentation_cost": [1 - a / p for p, a in zip(per_round["pipeline"], per_round["augmented"])],
+        "streamed_vs_pipeline": [s / p for p, s in zip(per_round["pipeline"], per_round["streamed"])],
     }
 
     def summary(values: list[float]) -> dict[str, float]:
@@ -148,6 +180,7 @@ def main() -> None:
     result = {
         "pipeline_vs_fit": round(pipeline_vs_fit, 3),
         "augmentation_cost": round(augmentation_cost, 3),
+        "streamed_vs_pipeline": round(best["streamed"] / best["pipeline"], 3),
         "targets_met": {"pipeline_vs_fit>=0.9": pipeline_vs_fit >= 0.9,
                         "augmentation_cost<=0.25": augmentation_cost <= 0.25},
         "ratios_per_round": {k: [round(r, 3) for r in v] for k, v in ratios.items()},

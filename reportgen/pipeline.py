@@ -26,6 +26,9 @@ from reportgen.executors import run_plans
 from reportgen.plan import ExperimentPlan, make_plan
 from reportgen.progress import Progress
 
+STATS_CHUNK = 1024
+"""Training images decoded at a time for normalisation statistics of a streamed split."""
+
 
 @dataclass
 class AnalysisOutcome:
@@ -150,7 +153,8 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     }
     spec = plan.spec.train
     if spec is not None and spec.normalization and normalization is None:
-        normalization = models.normalization_stats(preprocess(data.train.x))
+        normalization = models.normalization_stats(
+            preprocess(chunk) for chunk in data.train.chunks(STATS_CHUNK))
     if normalization is not None:
         preprocess = models.normalized(preprocess, normalization)
 

@@ -74,7 +74,8 @@ def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_di
 
     payload = {
         "cache_version": CACHE_VERSION,
-        "dataset": dataset.model_dump(mode="json"),
+        # How images reach training (streamed or in memory) does not change the weights.
+        "dataset": dataset.model_dump(mode="json", exclude={"stream"}),
         "data_files": _data_fingerprints(dataset, base_dir),
         "model": model.model_dump(mode="json"),
         "model_file": _file_fingerprint(resolve_model_path(model, base_dir))

@@ -170,6 +170,12 @@ class ImageFolderDataset(DatasetBase):
     val_dir: Path | None = None
     test_dir: Path | None = None
     split: SplitSpec = SplitSpec()
+    stream: bool | Literal["auto"] = "auto"
+    """Training images: ``true`` decodes them from disk batch by batch in every epoch (a
+    dataset larger than memory), ``false`` holds them in memory, ``"auto"`` streams when the
+    decoded training split would take more than a quarter of the memory available. Validation
+    and test images are always held in memory (the analyses use them). The trained model is the
+    same either way."""
 
     @model_validator(mode="after")
     def _one_layout(self) -> ImageFolderDataset:

@@ -11,6 +11,8 @@ Every ``kind`` plugs in through three registries keyed on the kind string:
 
 The shared pipeline in :func:`load_dataset` then subsamples (``max_samples``), decodes,
 resizes/converts to the target size and channel count, and splits (stratified, seeded).
+Image files of a streamed training split (``stream``) are not decoded here: the split keeps
+their paths, and the training input pipeline decodes them batch by batch.
 
 Heavy libraries (scikit-learn, Pillow) are imported lazily so ``reportgen validate`` stays fast.
 """
@@ -22,7 +24,7 @@ import math
 import os
 import warnings
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,13 +48,43 @@ DIGITS_CLASSES = [str(i) for i in range(10)]
 
 @dataclass(eq=False)
 class ImageSet:
-    """One split: ``x`` uint8 (N, H, W, C) at the target size, ``y`` int64 (N,) class indices."""
+    """One split: ``x`` uint8 (N, H, W, C) at the target size, ``y`` int64 (N,) class indices.
+
+    A streamed split (image folders with ``stream``) keeps ``files`` instead of pixels: ``x`` is
+    then empty, (0, H, W, C), and :meth:`pixels` / :meth:`chunks` decode from disk.
+    """
 
     x: np.ndarray
     y: np.ndarray
+    files: list[Path] | None = None
+    """Streamed split only: the image file of each label, decoded when needed."""
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
+
+    @property
+    def streamed(self) -> bool:
+        return self.files is not None
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of every image."""
+        return tuple(int(v) for v in self.x.shape[1:])  # type: ignore[return-value]
+
+    def pixels(self, idx: np.ndarray | slice) -> np.ndarray:
+        """uint8 (n, H, W, C) images at ``idx`` (decoded from disk when streamed)."""
+        if self.files is None:
+            return self.x[idx]
+        picked = np.arange(len(self))[idx]
+        return decode_files([self.files[i] for i in picked], self.image_shape)
+
+    def chunks(self, size: int) -> Iterator[np.ndarray]:
+        """All images in order, ``size`` at a time (all at once when held in memory)."""
+        if self.files is None:
+            yield self.x
+            return
+        for start in range(0, len(self), size):
+            yield self.pixels(slice(start, start + size))
 
 
 @dataclass(eq=False)
@@ -242,11 +274,16 @@ def load_dataset(
         if max_samples is not None and max_samples < len(pool):
             pool = pool.take(_stratified_pick(pool.y, max_samples, seed))
             notes.append(f"max_samples: {len(pool):,} used")
-        full = _materialize(spec, pool, size, channels, classes, skipped)
+        train_share = 1.0 - raw.split.test - raw.split.val
+        stream = _streams(spec, pool, round(len(pool) * train_share), size, channels)
+        load = _on_disk if stream else _materialize
+        full = load(spec, pool, size, channels, classes, skipped)
         rest, test_idx = _split_indices(spec, np.arange(len(full)), full.y, raw.split.test, seed)
         val_share = raw.split.val / (1.0 - raw.split.test)
         train_idx, val_idx = _split_indices(spec, rest, full.y[rest], val_share, seed)
         train, val, test = (_subset(full, i) for i in (train_idx, val_idx, test_idx))
+        if stream:
+            val, test = (_into_memory(spec, s, pool.root, classes, skipped) for s in (val, test))
     else:
         if raw.train is None or raw.test is None:
             raise DataError(
@@ -259,13 +296,17 @@ def load_dataset(
             quotas = _allocate(max_samples, {k: len(p) for k, p in present.items()})
             present = {k: p.take(_stratified_pick(p.y, quotas[k], seed)) for k, p in present.items()}
             notes.append(f"max_samples: {sum(len(p) for p in present.values()):,} used")
-        loaded = {k: _materialize(spec, p, size, channels, classes, skipped) for k, p in present.items()}
+        stream = _streams(spec, present["train"], len(present["train"]), size, channels)
+        loaded = {k: (_on_disk if stream and k == "train" else _materialize)(
+            spec, p, size, channels, classes, skipped) for k, p in present.items()}
         train, test = loaded["train"], loaded["test"]
         if "val" in loaded:
             val = loaded["val"]
         else:
             keep, carved = _split_indices(spec, np.arange(len(train)), train.y, raw.split.val, seed)
             train, val = _subset(train, keep), _subset(train, carved)
+            if stream:
+                val = _into_memory(spec, val, present["train"].root, classes, skipped)
 
     for name, part in (("train", train), ("validation", val), ("test", test)):
         if len(part) == 0:
@@ -276,6 +317,8 @@ def load_dataset(
             )
     if skipped:
         notes.append(f"{len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} skipped")
+    if train.streamed:
+        notes.append("training images streamed from disk")
     description = raw.description + (f" ({'; '.join(notes)})" if notes else "")
     return LoadedData(
         classes=classes, train=train, val=val, test=test, skipped=skipped, description=description
@@ -353,7 +396,91 @@ def _allocate(total: int, sizes: dict[str, int]) -> dict[str, int]:
 
 
 def _subset(images: ImageSet, idx: np.ndarray) -> ImageSet:
+    if images.files is not None:
+        return ImageSet(x=images.x, y=np.ascontiguousarray(images.y[idx]),
+                        files=[images.files[i] for i in idx])
     return ImageSet(x=np.ascontiguousarray(images.x[idx]), y=np.ascontiguousarray(images.y[idx]))
+
+
+STREAM_MEMORY_SHARE = 0.25
+"""``stream = "auto"`` streams training images that would fill more than this share of the
+memory available when the dataset is loaded."""
+
+
+def available_memory_bytes() -> int | None:
+    """Memory available to new allocations (Linux MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _streams(spec: Any, part: RawPart, n_train: int, size: tuple[int, int], channels: int) -> bool:
+    """Whether the training images of ``part`` stay on disk (see ImageFolderDataset.stream)."""
+    choice = getattr(spec, "stream", False)
+    if part.files is None or choice is False:
+        return False
+    if choice is True:
+        return True
+    available = available_memory_bytes()
+    return available is not None and n_train * size[0] * size[1] * channels > STREAM_MEMORY_SHARE * available
+
+
+def _on_disk(
+    spec: Any, part: RawPart, size: tuple[int, int], channels: int, classes: list[str],
+    skipped: list[tuple[str, str]],
+) -> ImageSet:
+    """A streamed ImageSet of ``part``'s files; files whose header Pillow cannot read are skipped
+    (a file that fails later, while training, stops the build with its name)."""
+    from PIL import Image
+
+    keep = np.zeros(len(part.files), dtype=bool)
+    for i, path in enumerate(part.files):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(path):
+                    pass
+        except Exception as exc:  # noqa: BLE001 - any failure means "unreadable"
+            skipped.append((str(path), f"{type(exc).__name__}: {exc}"))
+            continue
+        keep[i] = True
+    y = np.asarray(part.y, dtype=np.int64)
+    _require_every_class(spec, part, y, keep, classes)
+    return ImageSet(x=np.zeros((0, *size, channels), np.uint8), y=y[keep],
+                    files=[f for f, k in zip(part.files, keep) if k])
+
+
+def _into_memory(spec: Any, images: ImageSet, root: Path | None, classes: list[str],
+                 skipped: list[tuple[str, str]]) -> ImageSet:
+    """Decode a streamed ImageSet's files into memory (validation and test images)."""
+    height, width, channels = images.image_shape
+    part = RawPart(y=images.y, files=images.files, root=root)
+    return _materialize(spec, part, (height, width), channels, classes, skipped)
+
+
+def decode_files(paths: Sequence[Path | str | bytes], shape: tuple[int, int, int]) -> np.ndarray:
+    """Decode image files → uint8 (n, H, W, C), exactly as when loading into memory.
+
+    Raises DataError naming the first file that cannot be decoded.
+    """
+    height, width, channels = shape
+    out = np.empty((len(paths), height, width, channels), dtype=np.uint8)
+    for i, path in enumerate(paths):
+        path = Path(os.fsdecode(path))
+        try:
+            out[i] = decode_image(path, (height, width), channels)
+        except Exception as exc:  # noqa: BLE001 - any decoding failure
+            raise DataError(f"Image file {path} could not be decoded ({type(exc).__name__}: {exc}); "
+                            "fix or remove it.") from None
+    return out
 
 
 def _load_unlabelled(spec: Any, raw: RawData, size: tuple[int, int], channels: int) -> LoadedData:
@@ -409,6 +536,12 @@ def _materialize(
             continue
         keep[i] = True
     y = np.asarray(part.y, dtype=np.int64)
+    _require_every_class(spec, part, y, keep, classes)
+    return ImageSet(x=out[keep], y=y[keep])
+
+
+def _require_every_class(spec: Any, part: RawPart, y: np.ndarray, keep: np.ndarray,
+                         classes: list[str]) -> None:
     lost = sorted(set(np.unique(y).tolist()) - set(np.unique(y[keep]).tolist()))
     if lost:
         folders = ", ".join(str((part.root or Path(".")) / classes[c]) for c in lost)
@@ -416,7 +549,6 @@ def _materialize(
             f"Dataset '{spec.name}': no readable image in class folder {folders}; every file there "
             "failed to decode (see the skipped files). Each class needs at least one readable image."
         )
-    return ImageSet(x=out[keep], y=y[keep])
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:

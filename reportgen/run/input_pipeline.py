@@ -6,17 +6,23 @@ preprocessed once, up front, in NumPy: exactly ``preprocess(x)``, and no Python 
 training loop — the same work as a plain ``model.fit`` on preprocessed arrays. Only augmented
 training batches (new pixels every epoch) call ``preprocess`` per batch through
 ``tf.numpy_function``, after the augmentation layers.
+
+A streamed training split (image folders larger than memory) holds file paths: each batch of
+paths is decoded with Pillow (``tf.numpy_function``, several batches in parallel, prefetched)
+and then augmented and preprocessed like any batch.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from reportgen.config.schema import TrainSpec
-from reportgen.run.data import LoadedData
+from reportgen.run.data import ImageSet, LoadedData, decode_files
 
 PRECOMPUTE_LIMIT_BYTES = 1 << 30
 """Largest float32 copy of the training images made up front; a larger set (e.g. thousands of
@@ -32,7 +38,7 @@ def training_datasets(data: LoadedData, spec: TrainSpec, preprocess: Callable[[n
     """
     import tensorflow as tf
 
-    channels = int(preprocess(data.train.x[:1]).shape[-1])  # may differ (gray → RGB backbones)
+    channels = int(preprocess(data.val.x[:1]).shape[-1])  # may differ (gray → RGB backbones)
 
     def per_batch(x):
         # One NumPy call per batch; stateful=False lets tf.data run it in parallel.
@@ -40,17 +46,31 @@ def training_datasets(data: LoadedData, spec: TrainSpec, preprocess: Callable[[n
         out.set_shape(x.shape[:-1] + [channels])  # static shape: Keras needs the channels
         return out
 
-    def batches(x: np.ndarray, y: np.ndarray, shuffle: bool, augmented: bool):
-        precompute = not augmented and x.size * 4 * channels // max(1, x.shape[-1]) <= PRECOMPUTE_LIMIT_BYTES
-        images = tf.convert_to_tensor(preprocess(x) if precompute else x)
-        labels = tf.convert_to_tensor(y)
+    def decoded(paths):
+        # Pillow, as for images held in memory: a streamed image has exactly the same pixels.
+        out = tf.numpy_function(lambda p: decode_files(p, shape), [paths], tf.uint8, stateful=False)
+        out.set_shape([None, *shape])
+        return out
+
+    def batches(images: ImageSet, shuffle: bool, augmented: bool):
+        x = images.x
+        precompute = (not augmented and not images.streamed
+                      and x.size * 4 * channels // max(1, x.shape[-1]) <= PRECOMPUTE_LIMIT_BYTES)
+        if images.streamed:
+            pixels = tf.constant([os.fsencode(p) for p in images.files])
+        else:
+            pixels = tf.convert_to_tensor(preprocess(x) if precompute else x)
+        labels = tf.convert_to_tensor(images.y)
         # Shuffle indices and gather whole batches: no per-image elements, and no shuffle
-        # buffer holding a second copy of the images. Same permutation as shuffling the images.
-        order = tf.data.Dataset.range(len(y))
+        # buffer holding a second copy of the images. Same permutation as shuffling the images,
+        # and the same batches whether the images are streamed or held in memory.
+        order = tf.data.Dataset.range(len(images))
         if shuffle:
-            order = order.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-        ds = order.batch(spec.batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)),
+            order = order.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        ds = order.batch(spec.batch_size).map(lambda i: (tf.gather(pixels, i), tf.gather(labels, i)),
                                               num_parallel_calls=tf.data.AUTOTUNE)
+        if images.streamed:
+            ds = ds.map(lambda p, y: (decoded(p), y), num_parallel_calls=tf.data.AUTOTUNE)
         if augmented:
             # Keras random layers are stateful: with op determinism tf.data runs this map
             # serially, so keep the (stateless) preprocessing in a map of its own.
@@ -60,6 +80,17 @@ def training_datasets(data: LoadedData, spec: TrainSpec, preprocess: Callable[[n
             ds = ds.map(lambda x, y: (per_batch(x), y), num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    train = batches(data.train.x, data.train.y, shuffle=True, augmented=augment is not None)
-    val = batches(data.val.x, data.val.y, shuffle=False, augmented=False)
+    shape = data.train.image_shape
+    train = batches(data.train, shuffle=True, augmented=augment is not None)
+    val = batches(data.val, shuffle=False, augmented=False)
     return train, val
+
+
+_DECODE_FAILURE = re.compile(r"Image file .*? could not be decoded \(.*?\); fix or remove it\.", re.S)
+
+
+def stream_decode_failure(exc: BaseException) -> str | None:
+    """The message of a streamed image that failed to decode, out of TensorFlow's wrapping of
+    the error raised inside ``tf.numpy_function``; None for any other error."""
+    found = _DECODE_FAILURE.search(str(exc))
+    return found.group(0) if found else None

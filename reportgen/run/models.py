@@ -22,7 +22,7 @@ import importlib
 import importlib.util
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -546,11 +546,26 @@ def preprocess_function(spec: Any) -> Callable[[np.ndarray], np.ndarray]:
     raise ModelError(f"model {spec.name!r}: unknown kind {spec.kind!r}")
 
 
-def normalization_stats(x: np.ndarray) -> dict[str, list[float]]:
-    """Per-channel mean and standard deviation of preprocessed training images."""
-    x = np.asarray(x, dtype=np.float64)
-    mean = x.mean(axis=(0, 1, 2))
-    std = x.std(axis=(0, 1, 2))
+def normalization_stats(chunks: Iterable[np.ndarray]) -> dict[str, list[float]]:
+    """Per-channel mean and standard deviation of preprocessed training images, given in
+    chunks of (n, H, W, C) (a streamed training set is never whole in memory)."""
+    count, mean, m2 = 0, 0.0, 0.0
+    for chunk in chunks:
+        x = np.asarray(chunk, dtype=np.float64)
+        n = x.shape[0] * x.shape[1] * x.shape[2]
+        if n == 0:
+            continue
+        chunk_mean = x.mean(axis=(0, 1, 2))
+        chunk_m2 = x.var(axis=(0, 1, 2)) * n
+        # Chan et al.'s pairwise update: exact, and stable for any number of chunks.
+        delta = chunk_mean - mean
+        total = count + n
+        mean = mean + delta * (n / total)
+        m2 = m2 + chunk_m2 + delta**2 * (count * n / total)
+        count = total
+    if count == 0:
+        raise ValueError("normalization statistics need at least one training image")
+    std = np.sqrt(m2 / count)
     return {"mean": [float(v) for v in mean], "std": [float(max(v, 1e-6)) for v in std]}
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from reportgen.config.schema import StageSpec, TrainSpec
+from reportgen.errors import DataError
 from reportgen.run.data import LoadedData
-from reportgen.run.input_pipeline import training_datasets
+from reportgen.run.input_pipeline import stream_decode_failure, training_datasets
 
 ProgressFn = Callable[[str], None]
 
@@ -136,8 +137,14 @@ def train(model: Any, data: LoadedData, spec: TrainSpec, preprocess, augment: An
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=spec.early_stopping_patience, restore_best_weights=True))
         # shuffle=False: the tf.data pipeline already shuffles (seeded) each epoch.
-        fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
-                        shuffle=False, verbose=0, class_weight=weights)
+        try:
+            fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
+                            shuffle=False, verbose=0, class_weight=weights)
+        except Exception as exc:
+            problem = stream_decode_failure(exc)
+            if problem is None:
+                raise
+            raise DataError(f"Training stopped in {name}: {problem}") from None
         run = len(fit.history.get("loss", []))
         for key, values in fit.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
