@@ -177,6 +177,13 @@ class ImageFolderDataset(DatasetBase):
     and test images are always held in memory (the analyses use them). The trained model is the
     same either way."""
 
+    @field_validator("stream", mode="before")
+    @classmethod
+    def _stream_choice(cls, value: Any) -> Any:
+        if value is True or value is False or value == "auto":
+            return value
+        raise ValueError('expected true, false or "auto"')
+
     @model_validator(mode="after")
     def _one_layout(self) -> ImageFolderDataset:
         split_dirs = self.train_dir is not None or self.test_dir is not None
