@@ -110,6 +110,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     """Load data and model, train (or reuse the cache), evaluate and analyse one experiment."""
     from reportgen.run import data as data_mod
     from reportgen.run import devices, models, train
+    from reportgen.run.augment import augmentation_layers
 
     outcome = ExperimentOutcome(plan)
     timings = outcome.timings
@@ -162,7 +163,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     if plan.trains and cached is None:
         stage = time.perf_counter()
         progress.say(f"training for up to {spec.total_epochs} epochs on {len(data.train.y)} images")
-        augment = models.augmentation_layers(spec.augmentation, plan.seed) if spec.augmentation else None
+        augment = augmentation_layers(spec.augmentation, plan.seed) if spec.augmentation else None
         with devices.strategy_scope():
             history, outcome.stages = train.train(model, data, spec, preprocess, augment, plan.seed,
                                                   progress.stage("training"))

@@ -12,7 +12,9 @@ from reportgen.config.schema import ExperimentSpec, FileModel, Manifest
 from reportgen.run.models import resolve_model_path
 
 # Bump when training code changes in a way that makes old cached models wrong.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""Bumped when the same key would train different weights (2: one affine resampling for
+rotation, translation and zoom)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from reportgen.config.schema import ApplicationModel, AugmentationSpec, CnnModel, FileModel, TrainSpec
+from reportgen.run.augment import augmentation_layers
 from reportgen.run import input_pipeline, models
 from reportgen.run.data import ImageSet, LoadedData
 from reportgen.run.input_pipeline import training_datasets
@@ -81,7 +82,7 @@ def test_training_order_is_a_seeded_reshuffle():
 
 def test_augmentation_changes_training_images_only():
     data, preprocess = _data(), _rescale()
-    augment = models.augmentation_layers(
+    augment = augmentation_layers(
         AugmentationSpec(horizontal_flip=True, rotation=0.1, translation=0.1, contrast=0.2), seed=3)
     train, val = training_datasets(data, SPEC, preprocess, augment, seed=3)
     x, y = _epoch(val)

@@ -11,7 +11,6 @@ import pytest
 
 from reportgen.config.schema import (
     ApplicationModel,
-    AugmentationSpec,
     CnnModel,
     ConvBlock,
     FileModel,
@@ -345,44 +344,6 @@ def test_application_preprocess_is_keras_own(architecture, module):
     np.testing.assert_array_equal(xf, original.astype(np.float32))
     gray = models.preprocess_function(spec)(x[..., :1])
     assert gray.shape == (2, 4, 4, 3)
-
-
-# -------------------------------------------------------------------------- augmentation
-def test_augmentation_none_when_disabled():
-    assert models.augmentation_layers(AugmentationSpec(), seed=1) is None
-    assert models.augmentation_layers(None, seed=1) is None
-
-
-def test_augmentation_changes_pixels_and_keeps_shape():
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (3, 16, 16, 1)).astype(np.float32)
-    rotate = models.augmentation_layers(AugmentationSpec(rotation=0.2), seed=3)
-    assert [layer.name for layer in rotate.layers] == ["rotation"]
-    y = np.asarray(rotate(x, training=True))
-    assert y.shape == x.shape
-    assert not np.allclose(y, x)
-    assert 0 <= y.min() and y.max() <= 255
-    np.testing.assert_array_equal(np.asarray(rotate(x, training=False)), x)
-
-    every = models.augmentation_layers(
-        AugmentationSpec(horizontal_flip=True, rotation=0.1, translation=0.1, zoom=0.1, contrast=0.3), seed=3
-    )
-    assert [layer.name for layer in every.layers] == ["flip", "rotation", "translation", "zoom", "contrast"]
-    assert every.get_layer("contrast").value_range == (0, 255)
-    z = np.asarray(every(x, training=True))
-    assert z.shape == x.shape and 0 <= z.min() and z.max() <= 255
-
-
-def test_augmentation_in_tf_data_map():
-    import tensorflow as tf
-
-    layer = models.augmentation_layers(AugmentationSpec(rotation=0.25, contrast=0.5), seed=7)
-    x = np.random.default_rng(2).integers(0, 256, (4, 12, 12, 3)).astype(np.uint8)
-    ds = tf.data.Dataset.from_tensor_slices(x).batch(2)
-    ds = ds.map(lambda b: layer(tf.cast(b, tf.float32), training=True))
-    out = np.concatenate([np.asarray(b) for b in ds])
-    assert out.shape == x.shape and out.dtype == np.float32
-    assert not np.allclose(out, x)
 
 
 def test_efficientnet_weights_file_gets_imagenet_variant(tmp_path, keras_home):

@@ -35,13 +35,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from reportgen.config.schema import (
         ApplicationModel,
-        AugmentationSpec,
         CnnModel,
         FileModel,
     )
 
 __all__ = [
-    "augmentation_layers",
     "build_model",
     "check_model",
     "count_params",
@@ -581,63 +579,6 @@ def normalized(preprocess: Callable[[np.ndarray], np.ndarray],
 
     standardized.__name__ = f"{getattr(preprocess, '__name__', 'preprocess')}_normalized"
     return standardized
-
-
-# Offsets keep each layer's random stream fixed when other layers are switched on or off.
-_AUGMENT_SEED_OFFSETS = {"flip": 0, "rotation": 1, "translation": 2, "zoom": 3, "contrast": 4}
-
-
-def augmentation_layers(spec: AugmentationSpec | None, seed: int) -> keras.Sequential | None:
-    """Seeded Keras random layers for ``spec``, or None when nothing is enabled.
-
-    Meant for a ``tf.data`` map over training images only, on pixel values 0..255 before
-    preprocess_function; call with ``training=True`` (Keras random layers are the identity
-    otherwise).  Output is float32 in 0..255.
-
-    Geometric layers use ``fill_mode="nearest"``: for digits the border pixels are background
-    (0), so this matches a constant-black fill; for faces it extends the edge (hair, background)
-    instead of adding black corners the model could learn as a cue, and unlike "reflect"
-    (Keras' default) it does not mirror a second copy of chin/ears into the frame.
-    RandomContrast gets ``value_range=(0, 255)`` so it clips to the pixel range.
-    """
-    if spec is None:
-        return None
-    import keras
-    from keras import layers
-
-    stack = []
-    if spec.horizontal_flip:
-        stack.append(layers.RandomFlip("horizontal", seed=seed + _AUGMENT_SEED_OFFSETS["flip"], name="flip"))
-    if spec.rotation > 0:
-        stack.append(
-            layers.RandomRotation(
-                spec.rotation, fill_mode="nearest", seed=seed + _AUGMENT_SEED_OFFSETS["rotation"],
-                name="rotation",
-            )
-        )
-    if spec.translation > 0:
-        stack.append(
-            layers.RandomTranslation(
-                spec.translation, spec.translation, fill_mode="nearest",
-                seed=seed + _AUGMENT_SEED_OFFSETS["translation"], name="translation",
-            )
-        )
-    if spec.zoom > 0:
-        stack.append(
-            layers.RandomZoom(
-                spec.zoom, fill_mode="nearest", seed=seed + _AUGMENT_SEED_OFFSETS["zoom"], name="zoom"
-            )
-        )
-    if spec.contrast > 0:
-        stack.append(
-            layers.RandomContrast(
-                spec.contrast, value_range=(0, 255), seed=seed + _AUGMENT_SEED_OFFSETS["contrast"],
-                name="contrast",
-            )
-        )
-    if not stack:
-        return None
-    return keras.Sequential(stack, name="augmentation")
 
 
 def count_params(model: keras.Model) -> dict[str, int]:
