@@ -158,7 +158,7 @@ def test_input_gradients_equal_central_differences_of_the_logit():
     analytic = input_gradients(scores, x, target)
 
     # Every input element of both images nudged ±eps, all copies in one batch.
-    eps, count, size = 1e-2, len(x), x[0].size
+    eps, size = 1e-2, x[0].size
     steps = np.eye(size, dtype=np.float32).reshape(size, *x.shape[1:]) * eps
     plus = (x[:, None] + steps[None]).reshape(-1, *x.shape[1:])
     minus = (x[:, None] - steps[None]).reshape(-1, *x.shape[1:])
