@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,38 @@ dataset = "digits"
 model = "cnn"
 train = { epochs = 2 }
 """
+
+
+# The report header, digits subset and small CNN shared by the end-to-end, browser and Ray
+# builds (trains in seconds); each adds its own title, report keys and experiments.
+TINY_STUDENT = """\
+author = "測試者"
+student_id = "B09901001"
+department = "電機系 二年級 / EE, year 2"
+"""
+
+
+def tiny_digits_cnn(max_samples: int = 500) -> str:
+    return f"""
+[[datasets]]
+name = "digits"
+kind = "digits"
+max_samples = {max_samples}
+split = {{ val = 0.2, test = 0.3 }}
+
+[[models]]
+name = "cnn"
+kind = "cnn"
+input_shape = [16, 16, 1]
+conv_blocks = [{{ filters = 8 }}, {{ filters = 16 }}]
+dense = [32]
+"""
+
+
+def run_reportgen(*args: str | Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``python -m reportgen ARGS`` in a fresh process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "reportgen", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout)
 
 
 @pytest.fixture

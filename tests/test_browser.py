@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
+
+from tests.conftest import TINY_STUDENT, run_reportgen, tiny_digits_cnn
 
 pytestmark = pytest.mark.slow
 
@@ -20,25 +20,10 @@ pytestmark = pytest.mark.slow
 TINY = """\
 [report]
 title = { "zh-TW" = "瀏覽器測試報告", en = "Browser test report" }
-author = "測試者"
-student_id = "B09901001"
-department = "電機系 二年級 / EE, year 2"
+""" + TINY_STUDENT + """\
 formats = ["html"]
 seed = 3
-
-[[datasets]]
-name = "digits"
-kind = "digits"
-max_samples = 500
-split = { val = 0.2, test = 0.3 }
-
-[[models]]
-name = "cnn"
-kind = "cnn"
-input_shape = [16, 16, 1]
-conv_blocks = [{ filters = 8 }, { filters = 16 }]
-dense = [32]
-
+""" + tiny_digits_cnn() + """
 [[experiments]]
 name = "digits_small"
 dataset = "digits"
@@ -62,8 +47,7 @@ def report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("browser")
     manifest = root / "experiments.toml"
     manifest.write_text(TINY, encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "reportgen", "build", str(manifest)],
-                          capture_output=True, text=True, timeout=600)
+    done = run_reportgen("build", manifest)
     assert done.returncode == 0, done.stderr
     assert not (root / "out" / "report.pdf").exists()  # formats = ["html"]
     return root / "out" / "report.html"

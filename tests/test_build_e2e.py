@@ -8,21 +8,19 @@ import io
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, classification_report
+from tests.conftest import TINY_STUDENT, run_reportgen, tiny_digits_cnn
 
 pytestmark = pytest.mark.slow
 
 TINY = """\
 [report]
 title = { "zh-TW" = "端對端測試報告", en = "End-to-end test report" }
-author = "測試者"
-student_id = "B09901001"
-department = "電機系 二年級 / EE, year 2"
+""" + TINY_STUDENT + """\
 seed = 3
 collaborators = ["林小華"]
 
@@ -33,24 +31,11 @@ prompt = { "zh-TW" = "請畫出混淆矩陣並討論。", en = "Plot the confusi
 answers = ["digits_small.confusion_matrix", "digits_small"]
 answer = "The digits are *mostly* on the diagonal. <script>alert(1)</script>"
 collaborators = ["陳大文"]
-
-[[datasets]]
-name = "digits"
-kind = "digits"
-max_samples = 500
-split = { val = 0.2, test = 0.3 }
-
+""" + tiny_digits_cnn() + """
 [[datasets]]
 name = "broken_faces"
 kind = "image_folder"
 path = "broken_faces"
-
-[[models]]
-name = "cnn"
-kind = "cnn"
-input_shape = [16, 16, 1]
-conv_blocks = [{ filters = 8 }, { filters = 16 }]
-dense = [32]
 
 [[experiments]]
 name = "digits_small"
@@ -70,8 +55,7 @@ HEADINGS = [("混淆矩陣", "Confusion matrix"), ("訓練曲線", "Training cur
 
 
 def _run_build(manifest: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "reportgen", "build", str(manifest), *extra],
-                          capture_output=True, text=True, timeout=600)
+    return run_reportgen("build", manifest, *extra)
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from tests.conftest import run_reportgen
 
 MANIFEST = """\
 [report]
@@ -45,16 +44,11 @@ train = { epochs = 3 }
 """
 
 
-def _reportgen(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "reportgen", *map(str, args)], capture_output=True,
-                          text=True, timeout=600)
-
-
 @pytest.mark.slow
 def test_compare_to_reports_deltas_and_fails_on_a_drop(tmp_path):
     manifest = tmp_path / "experiments.toml"
     manifest.write_text(MANIFEST, encoding="utf-8")
-    first = _reportgen("build", manifest, "-q")
+    first = run_reportgen("build", manifest, "-q")
     assert first.returncode == 0, first.stderr
     now = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))["experiments"]
     # A doctored previous run: a was 5 points better, b 1 point worse than now.
@@ -65,7 +59,7 @@ def test_compare_to_reports_deltas_and_fails_on_a_drop(tmp_path):
     previous_path = tmp_path / "previous.json"
     previous_path.write_text(json.dumps(previous), encoding="utf-8")
 
-    done = _reportgen("build", manifest, "-q", "--compare-to", previous_path, "--fail-on-drop", "2")
+    done = run_reportgen("build", manifest, "-q", "--compare-to", previous_path, "--fail-on-drop", "2")
     assert done.returncode == 3, done.stderr
     assert "a: accuracy dropped 5.0 points" in done.stderr and "Traceback" not in done.stderr
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
@@ -78,11 +72,11 @@ def test_compare_to_reports_deltas_and_fails_on_a_drop(tmp_path):
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "-5.0" in html and "+1.0" in html
 
-    assert _reportgen("build", manifest, "-q", "--compare-to", previous_path,
+    assert run_reportgen("build", manifest, "-q", "--compare-to", previous_path,
                       "--fail-on-drop", "6").returncode == 0
-    missing = _reportgen("build", manifest, "-q", "--compare-to", tmp_path / "nope.json")
+    missing = run_reportgen("build", manifest, "-q", "--compare-to", tmp_path / "nope.json")
     assert missing.returncode == 2 and "--compare-to" in missing.stderr and "nope.json" in missing.stderr
-    alone = _reportgen("build", manifest, "-q", "--fail-on-drop", "2")
+    alone = run_reportgen("build", manifest, "-q", "--fail-on-drop", "2")
     assert alone.returncode == 2 and "needs --compare-to" in alone.stderr
 
 
@@ -98,17 +92,17 @@ def test_init_writes_a_manifest_that_validates(tmp_path):
     _faces(tmp_path / "my faces", ["happy", "angry", "sad"])
     (tmp_path / "my faces" / "empty").mkdir()
     out = tmp_path / "experiments.toml"
-    refused = _reportgen("init", tmp_path / "my faces", "--output", out)
+    refused = run_reportgen("init", tmp_path / "my faces", "--output", out)
     assert refused.returncode == 2 and "['empty']" in refused.stderr and not out.exists()
     (tmp_path / "my faces" / "empty").rmdir()
-    done = _reportgen("init", tmp_path / "my faces", "--output", out)
+    done = run_reportgen("init", tmp_path / "my faces", "--output", out)
     assert done.returncode == 0, done.stderr
     text = out.read_text(encoding="utf-8")
     assert 'classes = ["angry", "happy", "sad"]' in text and 'path = "my faces"' in text
     assert "學號" in text and "student ID" in text
-    checked = _reportgen("validate", out)
+    checked = run_reportgen("validate", out)
     assert checked.returncode == 0, checked.stderr
-    again = _reportgen("init", tmp_path / "my faces", "--output", out)
+    again = run_reportgen("init", tmp_path / "my faces", "--output", out)
     assert again.returncode == 2 and "--force" in again.stderr
 
 
@@ -116,9 +110,9 @@ def test_init_with_train_and_test_folders_and_bad_input(tmp_path):
     _faces(tmp_path / "ck" / "train", ["anger", "contempt"])
     _faces(tmp_path / "ck" / "test", ["anger", "contempt"], count=2)
     out = tmp_path / "m.toml"
-    assert _reportgen("init", tmp_path / "ck", "-o", out).returncode == 0
+    assert run_reportgen("init", tmp_path / "ck", "-o", out).returncode == 0
     text = out.read_text(encoding="utf-8")
     assert 'train_dir = "ck/train"' in text and 'test_dir = "ck/test"' in text
-    assert _reportgen("validate", out).returncode == 0
-    bad = _reportgen("init", tmp_path / "nothing", "-o", tmp_path / "x.toml")
+    assert run_reportgen("validate", out).returncode == 0
+    bad = run_reportgen("init", tmp_path / "nothing", "-o", tmp_path / "x.toml")
     assert bad.returncode == 2 and "not a folder" in bad.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 from reportgen.analyses import registry
 from reportgen.config import load_manifest
 from reportgen.i18n import translate
+from tests.conftest import run_reportgen
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -25,8 +24,7 @@ def default_build(tmp_path_factory):
     root = tmp_path_factory.mktemp("default")
     manifest = root / "experiments.toml"
     shutil.copy(ROOT / "experiments.toml", manifest)
-    done = subprocess.run([sys.executable, "-m", "reportgen", "build", str(manifest), "-q"],
-                          capture_output=True, text=True, timeout=900)
+    done = run_reportgen("build", manifest, "-q", timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     out = root / "out"
     return {"manifest": load_manifest(manifest), "out": out,

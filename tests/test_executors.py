@@ -17,30 +17,16 @@ import pytest
 from reportgen.executors import run_ray
 from reportgen.pipeline import ExperimentOutcome
 from reportgen.progress import Progress
+from tests.conftest import TINY_STUDENT, run_reportgen, tiny_digits_cnn
 
 pytestmark = pytest.mark.slow
 
 TWO = """\
 [report]
 title = { "zh-TW" = "Ray 測試報告", en = "Ray test report" }
-author = "測試者"
-student_id = "B09901001"
-department = "電機系 二年級 / EE, year 2"
+""" + TINY_STUDENT + """\
 seed = 3
-
-[[datasets]]
-name = "digits"
-kind = "digits"
-max_samples = 300
-split = { val = 0.2, test = 0.3 }
-
-[[models]]
-name = "cnn"
-kind = "cnn"
-input_shape = [16, 16, 1]
-conv_blocks = [{ filters = 8 }, { filters = 16 }]
-dense = [32]
-
+""" + tiny_digits_cnn(max_samples=300) + """
 [[experiments]]
 name = "digits_a"
 dataset = "digits"
@@ -113,8 +99,7 @@ def test_ray_missing_is_a_config_error(monkeypatch):
 
 def _build(manifest: Path, out: Path, executor: str) -> tuple[subprocess.CompletedProcess, float]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "reportgen", "build", str(manifest), "--out", str(out),
-                           "--executor", executor, "-q"], capture_output=True, text=True, timeout=600)
+    done = run_reportgen("build", manifest, "--out", out, "--executor", executor, "-q")
     return done, time.perf_counter() - start
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ from reportgen.config.schema import CnnModel, ConvBlock, DigitsDataset, StageSpe
 from reportgen.errors import ConfigError
 from reportgen.run import models
 from reportgen.run.data import load_dataset
+from tests.conftest import run_reportgen
 
 HEAD = """\
 [report]
@@ -241,8 +240,7 @@ train = { epochs = 1 }
 
 
 def _build(path: Path) -> dict:
-    done = subprocess.run([sys.executable, "-m", "reportgen", "build", str(path), "-q"],
-                          capture_output=True, text=True, timeout=600)
+    done = run_reportgen("build", path, "-q")
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads((path.parent / "out" / "metrics.json").read_text(encoding="utf-8"))
 
@@ -276,8 +274,7 @@ def test_example_manifests_validate_and_name_what_is_missing(name, variants):
     path = Path(__file__).resolve().parent.parent / "examples" / name
     manifest = load_manifest(path)  # schema, grid, chains: all valid
     assert len(manifest.experiments) == variants
-    done = subprocess.run([sys.executable, "-m", "reportgen", "validate", str(path)],
-                          capture_output=True, text=True, timeout=300)
+    done = run_reportgen("validate", path, timeout=300)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "data/fer2013.csv" in done.stderr and "file not found" in done.stderr
     if "chain" in name:
