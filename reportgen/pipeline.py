@@ -116,8 +116,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     timings = outcome.timings
     start = time.perf_counter()
 
-    # Unlabelled image sets (kind = "images") take the class names of the model's outputs.
-    classes = data_mod.dataset_classes(plan.dataset, base_dir) or list(plan.model.classes or [])
+    classes = data_mod.experiment_classes(plan.dataset, plan.model, base_dir)
     outcome.classes = classes
     cache_dir = out_dir / "cache" / f"{plan.name}-{plan.cache_key}" if plan.trains else None
     cached = None if (force or cache_dir is None) else train.load_cached(cache_dir)
@@ -211,8 +210,7 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
         model, _, meta = cached
         parent_classes = list(meta.get("classes") or [])
     else:  # the parent evaluates a model file as it is
-        parent_classes = (data_mod.dataset_classes(plan.parent_dataset, base_dir)
-                          or list(plan.model.classes or []))
+        parent_classes = data_mod.experiment_classes(plan.parent_dataset, plan.model, base_dir)
         model = models.build_model(plan.model, len(parent_classes), base_dir)
     model = rehead(model, parent_classes, classes, plan.seed)
     shared = shared_classes(parent_classes, classes)

@@ -253,7 +253,7 @@ def _class_count_problems(manifest: Manifest, base_dir: Path) -> list[str]:
     right size), and only they pay for loading Keras here.
     """
     from reportgen.errors import DataError, ModelError
-    from reportgen.run.data import dataset_classes
+    from reportgen.run.data import experiment_classes
 
     problems = []
     for i, exp in enumerate(manifest.experiments):
@@ -261,8 +261,7 @@ def _class_count_problems(manifest: Manifest, base_dir: Path) -> list[str]:
         if not isinstance(model, FileModel):
             continue
         try:
-            # Unlabelled image sets have no classes of their own: the model's names count.
-            classes = dataset_classes(manifest.dataset(exp.dataset), base_dir) or model.classes or []
+            classes = experiment_classes(manifest.dataset(exp.dataset), model, base_dir)
             _file_model_outputs(model, base_dir, len(classes))
         except (DataError, ModelError) as exc:
             problems.append(f"experiments[{i}] ({exp.name}): {exc}")

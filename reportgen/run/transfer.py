@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from reportgen.errors import ModelError
+from reportgen.run.models import count_params
 
 if TYPE_CHECKING:
     import keras
@@ -75,9 +76,8 @@ def set_trainable(model: keras.Model, trainable: Trainable) -> dict[str, int]:
         layer.trainable = True  # containers on; their leaves decide below
     for layer in leaves:
         layer.trainable = id(layer) in unfrozen
-    trainable_count = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-    total = int(sum(np.prod(w.shape) for w in model.weights))
-    return {"trainable_params": trainable_count, "frozen_params": total - trainable_count}
+    counts = count_params(model)
+    return {"trainable_params": counts["trainable"], "frozen_params": counts["total"] - counts["trainable"]}
 
 
 def rehead(model: keras.Model, old_classes: list[str], new_classes: list[str], seed: int) -> keras.Model:
