@@ -110,13 +110,14 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     """Load data and model, train (or reuse the cache), evaluate and analyse one experiment."""
     from reportgen.run import data as data_mod
     from reportgen.run import devices, models, train
+    from reportgen.run.classes import experiment_classes
     from reportgen.run.augment import augmentation_layers
 
     outcome = ExperimentOutcome(plan)
     timings = outcome.timings
     start = time.perf_counter()
 
-    classes = data_mod.experiment_classes(plan.dataset, plan.model, base_dir)
+    classes = experiment_classes(plan.dataset, plan.model, base_dir)
     outcome.classes = classes
     cache_dir = out_dir / "cache" / f"{plan.name}-{plan.cache_key}" if plan.trains else None
     cached = None if (force or cache_dir is None) else train.load_cached(cache_dir)
@@ -197,8 +198,8 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
 def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path, out_dir: Path,
                        progress: Progress) -> tuple[Any, dict[str, Any]]:
     """The parent's trained model (or model file), re-headed for this experiment's classes."""
-    from reportgen.run import data as data_mod
     from reportgen.run import models, train
+    from reportgen.run.classes import experiment_classes
     from reportgen.run.transfer import rehead, shared_classes
 
     parent = plan.parents[0]
@@ -210,7 +211,7 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
         model, _, meta = cached
         parent_classes = list(meta.get("classes") or [])
     else:  # the parent evaluates a model file as it is
-        parent_classes = data_mod.experiment_classes(plan.parent_dataset, plan.model, base_dir)
+        parent_classes = experiment_classes(plan.parent_dataset, plan.model, base_dir)
         model = models.build_model(plan.model, len(parent_classes), base_dir)
     model = rehead(model, parent_classes, classes, plan.seed)
     shared = shared_classes(parent_classes, classes)

@@ -35,3 +35,22 @@ class Progress:
     def done(self, message: str) -> None:
         self.prefix = ""
         self.say(message)
+
+
+_CURRENT: Progress | None = None
+"""The build's progress reporter; ``track`` reports through it (none outside a build)."""
+
+
+def set_current(progress: Progress | None) -> None:
+    global _CURRENT
+    _CURRENT = progress
+
+
+def track(items, description: str, total: int | None = None, unit: str = "items"):
+    """Yield ``items`` while the current build reports how far it got (files/s etc.).
+
+    Code below ``run/`` uses this instead of taking a reporter argument; outside a build (tests,
+    benchmarks) it only yields.
+    """
+    # Stub: the progress issue replaces this with a rich bar / timestamped lines.
+    yield from items

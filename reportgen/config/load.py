@@ -253,7 +253,7 @@ def _class_count_problems(manifest: Manifest, base_dir: Path) -> list[str]:
     right size), and only they pay for loading Keras here.
     """
     from reportgen.errors import DataError, ModelError
-    from reportgen.run.data import experiment_classes
+    from reportgen.run.classes import experiment_classes
 
     problems = []
     for i, exp in enumerate(manifest.experiments):

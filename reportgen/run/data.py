@@ -231,12 +231,6 @@ def dataset_classes(spec: Any, base_dir: Path) -> list[str]:
     return list(_registered(CLASS_LISTERS, spec)(spec, Path(base_dir)))
 
 
-def experiment_classes(dataset: Any, model: Any, base_dir: Path) -> list[str]:
-    """An experiment's class names: its dataset's, or for unlabelled images (``kind =
-    "images"``, no classes of their own) the names the model gives its outputs."""
-    return dataset_classes(dataset, base_dir) or list(getattr(model, "classes", None) or [])
-
-
 def check_dataset(spec: Any, base_dir: Path) -> list[str]:
     """Cheap validation: one line per problem, starting with the field name (no "datasets[i].")."""
     checker = CHECKERS.get(getattr(spec, "kind", None))
