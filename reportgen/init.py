@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from reportgen.errors import ConfigError
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"}
+from reportgen.run.data.folders import class_subfolders, image_files
 
 
 def _classes(folder: Path) -> list[str]:
-    """Sub-folders that hold at least one image file, sorted (the image_folder class order)."""
-    return sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")
-                  and any(f.suffix.lower() in IMAGE_SUFFIXES for f in d.rglob("*") if f.is_file()))
+    """Sub-folders that hold at least one image file, sorted: the classes ``image_folder`` reads
+    (same extensions and hidden-entry rules, so validate accepts what init writes)."""
+    return [name for name in class_subfolders(folder) if image_files(folder / name)]
 
 
 def _toml_string(value: str) -> str:
@@ -27,8 +26,7 @@ def starter_manifest(folder: Path, manifest_dir: Path) -> str:
     split_layout = (folder / "train").is_dir() and (folder / "test").is_dir()
     class_root = folder / "train" if split_layout else folder
     classes = _classes(class_root)
-    empty = sorted(d.name for d in class_root.iterdir() if d.is_dir() and not d.name.startswith(".")
-                   and d.name not in classes)
+    empty = [name for name in class_subfolders(class_root) if name not in classes]
     if empty:
         raise ConfigError("init", [f"{class_root}: sub-folders without images {empty}; every "
                                    "sub-folder is a class, so remove them or add images"])

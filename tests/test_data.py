@@ -365,7 +365,8 @@ def test_folder_classes_and_check_do_not_decode(tmp_path, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded an image")
 
-    monkeypatch.setattr(data, "decode_image", no_decoding)
+    monkeypatch.setattr(data.load, "decode_image", no_decoding)
+    monkeypatch.setattr(data.decode, "decode_image", no_decoding)
     spec = ImageFolderDataset(name="f", kind="image_folder", path=Path("pets"))
     assert dataset_classes(spec, tmp_path) == ["cat", "dog"]
     assert check_dataset(spec, tmp_path) == []
@@ -461,7 +462,7 @@ def test_images_astronaut_face_crop():
     assert len(d.sources[0].faces) == 1 and d.sources[0].faces[0].confidence >= 0.9
     assert d.source_index.tolist() == [0] and d.face_index.tolist() == [0]
     # the test image is the face crop, not the whole photo, converted like every dataset
-    from reportgen.explain.faces import crop_face
+    from reportgen.run.faces import crop_face
 
     crop = crop_face(astronaut(), d.sources[0].faces[0], 0.2)
     assert np.array_equal(d.test.x, data.convert_images(crop[None], (64, 64), 1))

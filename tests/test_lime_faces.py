@@ -1,4 +1,4 @@
-"""Tests for reportgen.explain.lime_explain (LIME) and reportgen.explain.faces (MTCNN).
+"""Tests for reportgen.explain.lime_explain (LIME) and reportgen.run.faces (MTCNN).
 
 LIME runs on a hand-made Keras model whose class-1 probability depends only on a bright patch,
 so where the explanation must point is known; faces run on scikit-image's real photos.
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reportgen.explain.faces import Face, crop_box, crop_face, detect_faces
+from reportgen.run.faces import Face, crop_box, crop_face, detect_faces
 from reportgen.explain.lime_explain import (
     default_segmentation,
     explain_lime,

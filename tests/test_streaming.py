@@ -115,9 +115,9 @@ def test_normalization_stats_in_chunks_equal_the_whole_set():
 
 
 def test_auto_streams_only_what_would_not_fit(folders, monkeypatch):
-    monkeypatch.setattr(data_mod, "available_memory_bytes", lambda: 10_000)  # < 4 × ~12 KB of pixels
+    monkeypatch.setattr(data_mod.load, "available_memory_bytes", lambda: 10_000)  # < 4 × ~12 KB of pixels
     assert load_dataset(_spec("auto", path="pool"), SIZE, 1, 7, folders).train.streamed
-    monkeypatch.setattr(data_mod, "available_memory_bytes", lambda: 24 << 30)
+    monkeypatch.setattr(data_mod.load, "available_memory_bytes", lambda: 24 << 30)
     assert not load_dataset(_spec("auto", path="pool"), SIZE, 1, 7, folders).train.streamed
 
 

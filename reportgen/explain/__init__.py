@@ -1,8 +1,8 @@
 """Explanation methods on Keras image classifiers: probes, gradients, perturbations, statistics.
 
 Inputs are preprocessed float32 model inputs ``(N, H, W, C)``.  Every gradient is computed
-inside a ``tf.function`` on large batches (see :mod:`reportgen.explain.gradients`).  LIME and
-the face helpers live in ``lime_explain`` and ``faces`` and are imported from there.
+inside a ``tf.function`` on large batches (see :mod:`reportgen.explain.gradients`).  LIME lives
+in ``lime_explain``; face detection is data loading (``reportgen.run.faces``).
 """
 
 from reportgen.explain.gradients import (

@@ -1,0 +1,216 @@
+"""The loader contract: result types, the per-kind registries and small shared helpers.
+
+Every ``kind`` plugs in through three registries keyed on the kind string:
+
+* ``@register_loader(kind)``  — ``(spec, base_dir) -> RawData``: the class list plus either one
+  ``pool`` (split by ``spec.split``) or predefined ``train``/``test`` (+ optional ``val``)
+  parts, at the source resolution. A part holds either an image array or a list of image files
+  that are decoded later (after ``max_samples`` has picked which ones are needed).
+* ``@register_classes(kind)`` — ``(spec, base_dir) -> list[str]``: class names, cheaply.
+* ``@register_check(kind)``   — ``(spec, base_dir) -> list[str]``: cheap validation problems.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from reportgen.config.common import SplitSpec
+from reportgen.errors import DataError
+
+if TYPE_CHECKING:
+    from reportgen.run.faces import Face
+
+
+@dataclass(eq=False)
+class ImageSet:
+    """One split: ``x`` uint8 (N, H, W, C) at the target size, ``y`` int64 (N,) class indices.
+
+    A streamed split (image folders with ``stream``) keeps ``files`` instead of pixels: ``x`` is
+    then empty, (0, H, W, C), and :meth:`pixels` / :meth:`chunks` decode from disk.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    files: list[Path] | None = None
+    """Streamed split only: the image file of each label, decoded when needed."""
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def streamed(self) -> bool:
+        return self.files is not None
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of every image."""
+        return tuple(int(v) for v in self.x.shape[1:])  # type: ignore[return-value]
+
+    def pixels(self, idx: np.ndarray | slice) -> np.ndarray:
+        """uint8 (n, H, W, C) images at ``idx`` (decoded from disk when streamed)."""
+        if self.files is None:
+            return self.x[idx]
+        picked = np.arange(len(self))[idx]
+        from reportgen.run.data.decode import decode_files
+
+        return decode_files([self.files[i] for i in picked], self.image_shape)
+
+    def chunks(self, size: int) -> Iterator[np.ndarray]:
+        """All images in order, ``size`` at a time (all at once when held in memory)."""
+        if self.files is None:
+            yield self.x
+            return
+        for start in range(0, len(self), size):
+            yield self.pixels(slice(start, start + size))
+
+
+@dataclass(eq=False)
+class SourceImage:
+    """An original photo of an unlabelled (``images``) dataset, for face panels."""
+
+    name: str
+    """The sample name (``astronaut``) or the file path relative to the dataset folder."""
+    image: np.ndarray
+    """uint8 RGB (H, W, 3), shrunk to at most ``SOURCE_MAX_SIDE`` pixels on its longer side."""
+    faces: list[Face]
+    """Faces found in ``image`` (its coordinates), most confident first; empty without face_crop."""
+    crops: list[tuple[int, int, int, int]] = field(default_factory=list)
+    """The square (x, y, side, side) cut around each face for the model (see faces.crop_box)."""
+
+    def face_box_in_crop(self, k: int) -> tuple[float, float, float, float]:
+        """Face k's detected box inside its crop, as shares of the crop side: (x0, y0, x1, y1)."""
+        left, top, side, _ = self.crops[k]
+        x, y, w, h = self.faces[k].box
+        return tuple(float(np.clip(v, 0.0, 1.0)) for v in
+                     ((x - left) / side, (y - top) / side, (x + w - left) / side, (y + h - top) / side))
+
+
+@dataclass(eq=False)
+class LoadedData:
+    classes: list[str]
+    """Label names; empty for unlabelled data (the model's classes name the outputs then)."""
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet
+    skipped: list[tuple[str, str]]
+    """(file path, reason) for every unreadable image file that was left out."""
+    description: str
+    """One short English line describing the source, e.g. "scikit-learn digits: 1,797 images, 8×8 gray"."""
+    labelled: bool = True
+    """False for ``kind = "images"``: train/val are empty, every test label is -1."""
+    sources: list[SourceImage] = field(default_factory=list)
+    """Unlabelled data only: the original photos the test images come from."""
+    source_index: np.ndarray | None = None
+    """Unlabelled data only: int64 (N,), the ``sources`` entry of each test image."""
+    face_index: np.ndarray | None = None
+    """Unlabelled data only: int64 (N,), which of its source's ``faces`` each test image is
+    cropped from, or -1 for a whole photo (no face_crop)."""
+
+
+@dataclass(eq=False)
+class RawPart:
+    """Labels plus either source images (``x``) or image files to decode (``files``)."""
+
+    y: np.ndarray
+    x: np.ndarray | None = None
+    """uint8 (N, H, W) or (N, H, W, C) with C in 1..4, any source size."""
+    files: list[Path] | None = None
+    root: Path | None = None
+    """For ``files``: the folder holding one sub-folder per class (named in error messages)."""
+    images: list[np.ndarray] | None = None
+    """Already decoded uint8 images of differing sizes (e.g. face crops), one per label."""
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def take(self, idx: np.ndarray) -> RawPart:
+        idx = np.asarray(idx, dtype=np.int64)
+        return RawPart(
+            y=self.y[idx],
+            x=None if self.x is None else self.x[idx],
+            files=None if self.files is None else [self.files[i] for i in idx],
+            root=self.root,
+            images=None if self.images is None else [self.images[i] for i in idx],
+        )
+
+
+@dataclass(eq=False)
+class RawData:
+    classes: list[str]
+    description: str
+    pool: RawPart | None = None
+    """Everything in one part, split by ``split`` (test first, then val from the rest)."""
+    train: RawPart | None = None
+    val: RawPart | None = None
+    """Predefined validation part; if None (and ``pool`` is None) it is carved from train."""
+    test: RawPart | None = None
+    split: SplitSpec = field(default_factory=SplitSpec)
+    labelled: bool = True
+    """False: ``test`` holds every image with label -1, nothing is split or subsampled here
+    (the loader applies ``max_samples``), and ``classes`` is empty."""
+    sources: list[SourceImage] = field(default_factory=list)
+    source_index: np.ndarray | None = None
+    face_index: np.ndarray | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """Files the loader itself failed to decode."""
+
+
+Loader = Callable[[Any, Path], RawData]
+ClassLister = Callable[[Any, Path], list[str]]
+Checker = Callable[[Any, Path], list[str]]
+
+LOADERS: dict[str, Loader] = {}
+CLASS_LISTERS: dict[str, ClassLister] = {}
+CHECKERS: dict[str, Checker] = {}
+
+
+def register_loader(kind: str) -> Callable[[Loader], Loader]:
+    def decorate(func: Loader) -> Loader:
+        LOADERS[kind] = func
+        return func
+
+    return decorate
+
+
+def register_classes(kind: str) -> Callable[[ClassLister], ClassLister]:
+    def decorate(func: ClassLister) -> ClassLister:
+        CLASS_LISTERS[kind] = func
+        return func
+
+    return decorate
+
+
+def register_check(kind: str) -> Callable[[Checker], Checker]:
+    def decorate(func: Checker) -> Checker:
+        CHECKERS[kind] = func
+        return func
+
+    return decorate
+
+
+def registered(registry: dict[str, Any], spec: Any) -> Any:
+    kind = getattr(spec, "kind", None)
+    if kind not in registry:
+        known = ", ".join(sorted(registry))
+        name = getattr(spec, "name", "?")
+        raise DataError(f"Dataset '{name}': unknown kind {kind!r}; known kinds: {known}.")
+    return registry[kind]
+
+
+def resolve_path(base_dir: Path, path: Path | str) -> Path:
+    """``path`` made absolute against ``base_dir`` (``~`` expanded, symlinks kept)."""
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = Path(base_dir) / p
+    return Path(os.path.abspath(p))
+
+
+def shape_text(height: int, width: int, channels: int | None) -> str:
+    kind = {1: "gray", 3: "RGB", 4: "RGBA", 2: "gray+alpha"}.get(channels or 1, f"{channels}-channel")
+    return f"{height}×{width} {kind}"
