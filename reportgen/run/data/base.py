@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -39,6 +39,8 @@ class ImageSet:
     y: np.ndarray
     files: list[Path] | None = None
     """Streamed split only: the image file of each label, decoded when needed."""
+    resize: str = "bilinear"
+    """Streamed split only: the dataset's ``resize`` filter, used when decoding ``files``."""
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -57,9 +59,14 @@ class ImageSet:
         if self.files is None:
             return self.x[idx]
         picked = np.arange(len(self))[idx]
+        return self.decode_paths([self.files[i] for i in picked])
+
+    def decode_paths(self, paths: Any) -> np.ndarray:
+        """Decode image files of this (streamed) split exactly as when held in memory (its size,
+        channels and ``resize`` filter); the training input pipeline calls this per batch."""
         from reportgen.run.data.decode import decode_files
 
-        return decode_files([self.files[i] for i in picked], self.image_shape)
+        return decode_files(paths, self.image_shape, self.resize)
 
     def chunks(self, size: int) -> Iterator[np.ndarray]:
         """All images in order, ``size`` at a time (all at once when held in memory)."""
@@ -125,6 +132,8 @@ class RawPart:
     """For ``files``: the folder holding one sub-folder per class (named in error messages)."""
     images: list[np.ndarray] | None = None
     """Already decoded uint8 images of differing sizes (e.g. face crops), one per label."""
+    lazy: LazyImages | None = None
+    """Images read only when needed (e.g. CSV pixel rows), one per label."""
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -137,7 +146,19 @@ class RawPart:
             files=None if self.files is None else [self.files[i] for i in idx],
             root=self.root,
             images=None if self.images is None else [self.images[i] for i in idx],
+            lazy=None if self.lazy is None else self.lazy.take(idx),
         )
+
+
+class LazyImages(Protocol):
+    """Images a loader has located but not read (e.g. FER2013 CSV pixel rows): ``read`` gives
+    uint8 (N, H, W) or (N, H, W, C), raising DataError naming the bad row or file."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, idx: np.ndarray) -> LazyImages: ...
+
+    def read(self) -> np.ndarray: ...
 
 
 @dataclass(eq=False)
@@ -162,12 +183,15 @@ class RawData:
 
 
 Loader = Callable[[Any, Path], RawData]
+SplitLister = Callable[[Any, Path], set[str]]
 ClassLister = Callable[[Any, Path], list[str]]
 Checker = Callable[[Any, Path], list[str]]
 
 LOADERS: dict[str, Loader] = {}
 CLASS_LISTERS: dict[str, ClassLister] = {}
 CHECKERS: dict[str, Checker] = {}
+SPLIT_LISTERS: dict[str, SplitLister] = {}
+"""Kinds whose data may lack a split (evaluate-only data); every other kind has all three."""
 
 
 def register_loader(kind: str) -> Callable[[Loader], Loader]:
@@ -189,6 +213,14 @@ def register_classes(kind: str) -> Callable[[ClassLister], ClassLister]:
 def register_check(kind: str) -> Callable[[Checker], Checker]:
     def decorate(func: Checker) -> Checker:
         CHECKERS[kind] = func
+        return func
+
+    return decorate
+
+
+def register_splits(kind: str) -> Callable[[SplitLister], SplitLister]:
+    def decorate(func: SplitLister) -> SplitLister:
+        SPLIT_LISTERS[kind] = func
         return func
 
     return decorate

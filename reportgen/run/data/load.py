@@ -1,28 +1,45 @@
-"""``load_dataset``: subsample (``max_samples``), decode/resize/convert, split (stratified, seeded).
+"""``load_dataset``: subsample (``max_samples``), split (stratified, seeded), decode/resize/convert.
 
-Image files of a streamed training split (``stream``) are not decoded here: the split keeps
-their paths, and the training input pipeline decodes them batch by batch. Heavy libraries
-(scikit-learn, Pillow) are imported lazily so ``reportgen validate`` stays fast.
+Splits are chosen on labels before anything is decoded, and only the requested splits are
+decoded (``splits=("test",)`` for a model evaluated as loaded). Image files of a streamed
+training split (``stream``) are not decoded here: the split keeps their paths, and the training
+input pipeline decodes them batch by batch. Loaded datasets are memoised for the build (see
+``memo.py``). Heavy libraries (scikit-learn, Pillow) are imported lazily so ``reportgen
+validate`` stays fast.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from reportgen.errors import DataError
-from reportgen.run.data.base import CHECKERS, CLASS_LISTERS, LOADERS, ImageSet, LoadedData, RawData, RawPart, registered
-from reportgen.run.data.decode import convert_images, decode_image
+from reportgen.run.data import memo
+from reportgen.run.data.base import (
+    CHECKERS, CLASS_LISTERS, LOADERS, SPLIT_LISTERS, LoadedData, RawData, RawPart, registered,
+)
+from reportgen.run.data.decode import decode_image  # noqa: F401 - tests patch it to prove nothing decodes
+from reportgen.run.data.parts import PartDecoder
+from reportgen.run.data.split import allocate, split_indices, stratified_pick
+
+ALL_SPLITS = ("train", "val", "test")
 
 
 def dataset_classes(spec: Any, base_dir: Path) -> list[str]:
     """Class names in label order, without decoding any image (raises DataError if unknowable)."""
     return list(registered(CLASS_LISTERS, spec)(spec, Path(base_dir)))
+
+
+def dataset_splits(spec: Any, base_dir: Path) -> set[str]:
+    """The splits a dataset can give, cheaply: {"train", "val", "test"}, or {"test"} for
+    evaluate-only data (an image folder with test_dir alone, a FER2013 folder without train/)."""
+    lister = SPLIT_LISTERS.get(getattr(spec, "kind", None))
+    if getattr(spec, "kind", None) == "images":
+        return {"test"}
+    return set(lister(spec, Path(base_dir))) if lister is not None else set(ALL_SPLITS)
 
 
 def check_dataset(spec: Any, base_dir: Path) -> list[str]:
@@ -32,91 +49,133 @@ def check_dataset(spec: Any, base_dir: Path) -> list[str]:
         kind = getattr(spec, "kind", None)
         return [f"kind: unknown dataset kind {kind!r}; known kinds: {', '.join(sorted(LOADERS))}"]
     try:
-        return list(checker(spec, Path(base_dir)))
+        problems = list(checker(spec, Path(base_dir)))
     except (OSError, DataError) as exc:  # e.g. a folder that cannot be listed
         return [f"path: {exc}"]
+    from reportgen.run.data.crops_glue import crop_problems
+
+    return problems + crop_problems(spec)
 
 
 def load_dataset(
-    spec: Any, image_size: tuple[int, int], channels: int, seed: int, base_dir: Path
+    spec: Any, image_size: tuple[int, int], channels: int, seed: int, base_dir: Path, *,
+    splits: tuple[str, ...] = ALL_SPLITS, cache_dir: Path | None = None,
 ) -> LoadedData:
     """Load ``spec`` as uint8 (N, H, W, C) arrays at ``image_size`` = (height, width).
 
-    Order: pick ``max_samples`` (stratified, seeded) → decode/resize/convert → split
-    (stratified, seeded). The same spec and seed always give identical arrays.
+    Order: pick ``max_samples`` (stratified, seeded) → split (stratified, seeded, on labels) →
+    decode/crop/convert/resize the requested ``splits`` only (the others are empty). The same
+    spec and seed always give identical arrays, whichever splits are asked for. Results are
+    shared within the process: their arrays are read-only. ``cache_dir`` holds face boxes.
     """
     height, width = (int(v) for v in image_size)
     if height <= 0 or width <= 0:
         raise ValueError(f"image_size must be positive (height, width), got {tuple(image_size)}")
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
+    wanted = frozenset(splits)
+    if not wanted or not wanted <= set(ALL_SPLITS):
+        raise ValueError(f"splits must be a non-empty subset of {ALL_SPLITS}, got {splits}")
     size = (height, width)
     seed = int(seed) % (2**32)
+    key = memo.memo_key(spec, size, channels, seed, Path(base_dir))
+    found = memo.lookup(key, wanted)
+    if found is not None:
+        return found
+    from reportgen.run.data.crops_glue import cropper_for
+
+    decoder = PartDecoder(spec, size, channels, [], cropper_for(spec, cache_dir))
     raw = registered(LOADERS, spec)(spec, Path(base_dir))
     if not raw.labelled:
-        return _load_unlabelled(spec, raw, size, channels)
+        return memo.store(key, wanted, _load_unlabelled(spec, raw, decoder))
+    return memo.store(key, wanted, _load_labelled(spec, raw, decoder, seed, wanted))
+
+
+def _load_labelled(spec: Any, raw: RawData, decoder: PartDecoder, seed: int,
+                   wanted: frozenset[str]) -> LoadedData:
     classes = list(raw.classes)
+    decoder.classes = classes
     for part in (raw.pool, raw.train, raw.val, raw.test):
         if part is not None:
             _check_label_range(spec, part.y, len(classes))
     max_samples = getattr(spec, "max_samples", None)
-    skipped: list[tuple[str, str]] = []
     notes: list[str] = []
-
+    parts: dict[str, RawPart]
     if raw.pool is not None:
         pool = raw.pool
         if max_samples is not None and max_samples < len(pool):
-            pool = pool.take(_stratified_pick(pool.y, max_samples, seed))
+            pool = pool.take(stratified_pick(pool.y, max_samples, seed))
             notes.append(f"max_samples: {len(pool):,} used")
-        train_share = 1.0 - raw.split.test - raw.split.val
-        stream = _streams(spec, pool, round(len(pool) * train_share), size, channels)
-        load = _on_disk if stream else _materialize
-        full = load(spec, pool, size, channels, classes, skipped)
-        rest, test_idx = _split_indices(spec, np.arange(len(full)), full.y, raw.split.test, seed)
+        pool = decoder.readable(pool, "")
+        rest, test_idx = split_indices(spec, np.arange(len(pool)), pool.y, raw.split.test, seed)
         val_share = raw.split.val / (1.0 - raw.split.test)
-        train_idx, val_idx = _split_indices(spec, rest, full.y[rest], val_share, seed)
-        train, val, test = (_subset(full, i) for i in (train_idx, val_idx, test_idx))
-        if stream:
-            val, test = (_into_memory(spec, s, pool.root, classes, skipped) for s in (val, test))
+        train_idx, val_idx = split_indices(spec, rest, pool.y[rest], val_share, seed)
+        parts = {"train": pool.take(train_idx), "val": pool.take(val_idx), "test": pool.take(test_idx)}
     else:
-        if raw.train is None or raw.test is None:
-            raise DataError(
-                f"Dataset '{spec.name}': the loader gave neither a pool nor train and test parts."
-            )
-        parts = {"train": raw.train, "val": raw.val, "test": raw.test}
-        present = {k: p for k, p in parts.items() if p is not None}
+        if raw.test is None:
+            raise DataError(f"Dataset '{spec.name}': the loader gave neither a pool nor a test part.")
+        present = {k: p for k, p in (("train", raw.train), ("val", raw.val), ("test", raw.test))
+                   if p is not None}
         total = sum(len(p) for p in present.values())
         if max_samples is not None and max_samples < total:
-            quotas = _allocate(max_samples, {k: len(p) for k, p in present.items()})
-            present = {k: p.take(_stratified_pick(p.y, quotas[k], seed)) for k, p in present.items()}
+            quotas = allocate(max_samples, {k: len(p) for k, p in present.items()})
+            present = {k: p.take(stratified_pick(p.y, quotas[k], seed)) for k, p in present.items()}
             notes.append(f"max_samples: {sum(len(p) for p in present.values()):,} used")
-        stream = _streams(spec, present["train"], len(present["train"]), size, channels)
-        loaded = {k: (_on_disk if stream and k == "train" else _materialize)(
-            spec, p, size, channels, classes, skipped) for k, p in present.items()}
-        train, test = loaded["train"], loaded["test"]
-        if "val" in loaded:
-            val = loaded["val"]
-        else:
-            keep, carved = _split_indices(spec, np.arange(len(train)), train.y, raw.split.val, seed)
-            train, val = _subset(train, keep), _subset(train, carved)
-            if stream:
-                val = _into_memory(spec, val, present["train"].root, classes, skipped)
+        parts = dict(present)
+        if "train" in present and "val" not in present and wanted & {"train", "val"}:
+            train = decoder.readable(present["train"], "training")
+            keep, carved = split_indices(spec, np.arange(len(train)), train.y, raw.split.val, seed)
+            parts["train"], parts["val"] = train.take(keep), train.take(carved)
+    lacking = sorted(wanted - set(parts), key=ALL_SPLITS.index)
+    if lacking:
+        have = "/".join(_SPLIT_WORD[k] for k in ALL_SPLITS if k in parts)
+        raise DataError(
+            f"Dataset '{spec.name}' has no {' or '.join(_SPLIT_WORD[k] for k in lacking)} images "
+            f"(only {have}: evaluate-only data), which training needs. Evaluate a model as loaded "
+            "on it (an experiment without train), or add training data.")
 
-    for name, part in (("train", train), ("validation", val), ("test", test)):
-        if len(part) == 0:
+    stream = "train" in wanted and decoder.cropper is None and _streams(spec, parts["train"], decoder)
+    loaded = {}
+    for name in ALL_SPLITS:
+        if name not in wanted:
+            loaded[name] = decoder.empty()
+        elif name == "train" and stream:
+            loaded[name] = decoder.on_disk(parts[name])
+        else:
+            loaded[name] = decoder.memory(parts[name], _SPLIT_WORD[name])
+    for name in ALL_SPLITS:
+        if name in wanted and len(loaded[name]) == 0:
+            counts = " / ".join(f"{len(loaded[k])} {_SPLIT_WORD[k]}" for k in ALL_SPLITS if k in wanted)
             raise DataError(
-                f"Dataset '{spec.name}': the {name} split is empty after loading "
-                f"({len(train)} train / {len(val)} validation / {len(test)} test images); "
-                "give more data or a larger max_samples."
+                f"Dataset '{spec.name}': the {_SPLIT_WORD[name]} split is empty after loading "
+                f"({counts} images); give more data or a larger max_samples."
             )
+    skipped = decoder.skipped
     if skipped:
         notes.append(f"{len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} skipped")
-    if train.streamed:
+    notes += _crop_notes(decoder)
+    if loaded["train"].streamed:
         notes.append("training images streamed from disk")
+    if wanted == {"test"}:
+        notes.append("test split only")
     description = raw.description + (f" ({'; '.join(notes)})" if notes else "")
-    return LoadedData(
-        classes=classes, train=train, val=val, test=test, skipped=skipped, description=description
-    )
+    return LoadedData(classes=classes, train=loaded["train"], val=loaded["val"], test=loaded["test"],
+                      skipped=skipped, description=description)
+
+
+_SPLIT_WORD = {"train": "train", "val": "validation", "test": "test"}
+
+
+def _crop_notes(decoder: PartDecoder) -> list[str]:
+    notes = []
+    if decoder.cropper is not None:
+        describe = getattr(decoder.cropper, "describe", None)
+        if describe is not None:
+            notes.append(describe())
+    if decoder.no_face_skipped:
+        n = decoder.no_face_skipped
+        notes.append(f"{n:,} image{'s' if n != 1 else ''} without a face skipped")
+    return notes
 
 
 def _check_label_range(spec: Any, y: np.ndarray, n_classes: int) -> None:
@@ -126,63 +185,6 @@ def _check_label_range(spec: Any, y: np.ndarray, n_classes: int) -> None:
             f"Dataset '{spec.name}': labels {bad} are outside the class list; "
             f"expected 0..{n_classes - 1} for {n_classes} classes."
         )
-
-
-def _stratified_pick(y: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Indices of ``k`` samples (stratified when possible), in their original order."""
-    n = len(y)
-    if k >= n:
-        return np.arange(n)
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(n)
-    try:
-        picked, _ = train_test_split(idx, train_size=k, stratify=y, random_state=seed)
-    except ValueError:  # a class with a single sample, or k smaller than the class count
-        picked = np.random.default_rng(seed).permutation(n)[:k]
-    return np.sort(np.asarray(picked, dtype=np.int64))
-
-
-def _split_indices(
-    spec: Any, idx: np.ndarray, y: np.ndarray, share: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split ``idx`` into (rest, taken) with ``share`` taken, stratified on ``y`` when possible."""
-    from sklearn.model_selection import train_test_split
-
-    try:
-        rest, taken = train_test_split(idx, test_size=share, stratify=y, random_state=seed)
-    except ValueError:
-        try:
-            rest, taken = train_test_split(idx, test_size=share, random_state=seed)
-        except ValueError as exc:
-            raise DataError(
-                f"Dataset '{spec.name}': cannot split {len(idx)} images into parts of "
-                f"{1 - share:.0%} and {share:.0%} ({exc}); give more data or a larger max_samples."
-            ) from None
-    return np.asarray(rest, dtype=np.int64), np.asarray(taken, dtype=np.int64)
-
-
-def _allocate(total: int, sizes: dict[str, int]) -> dict[str, int]:
-    """Share ``total`` among parts proportionally to ``sizes`` (largest remainder, ≥1 each)."""
-    n = sum(sizes.values())
-    exact = {k: total * s / n for k, s in sizes.items()}
-    quotas = {k: int(math.floor(v)) for k, v in exact.items()}
-    for k in sorted(exact, key=lambda k: exact[k] - quotas[k], reverse=True)[: total - sum(quotas.values())]:
-        quotas[k] += 1
-    for k in quotas:
-        if quotas[k] == 0 and sizes[k] > 0:
-            donor = max(quotas, key=lambda d: quotas[d])
-            if quotas[donor] > 1:
-                quotas[donor] -= 1
-            quotas[k] = 1
-    return {k: min(q, sizes[k]) for k, q in quotas.items()}
-
-
-def _subset(images: ImageSet, idx: np.ndarray) -> ImageSet:
-    if images.files is not None:
-        return ImageSet(x=images.x, y=np.ascontiguousarray(images.y[idx]),
-                        files=[images.files[i] for i in idx])
-    return ImageSet(x=np.ascontiguousarray(images.x[idx]), y=np.ascontiguousarray(images.y[idx]))
 
 
 STREAM_MEMORY_SHARE = 0.25
@@ -205,113 +207,34 @@ def available_memory_bytes() -> int | None:
         return None
 
 
-def _streams(spec: Any, part: RawPart, n_train: int, size: tuple[int, int], channels: int) -> bool:
-    """Whether the training images of ``part`` stay on disk (see ImageFolderDataset.stream)."""
+def _streams(spec: Any, part: RawPart, decoder: PartDecoder) -> bool:
+    """Whether the training images of ``part`` stay on disk (see ImageFolderDataset.stream).
+    Cropped datasets are always decoded into memory (the crop is found once, at load time)."""
     choice = getattr(spec, "stream", False)
     if part.files is None or choice is False:
         return False
     if choice is True:
         return True
     available = available_memory_bytes()
-    return available is not None and n_train * size[0] * size[1] * channels > STREAM_MEMORY_SHARE * available
+    height, width = decoder.size
+    return available is not None and len(part) * height * width * decoder.channels > \
+        STREAM_MEMORY_SHARE * available
 
 
-def _on_disk(
-    spec: Any, part: RawPart, size: tuple[int, int], channels: int, classes: list[str],
-    skipped: list[tuple[str, str]],
-) -> ImageSet:
-    """A streamed ImageSet of ``part``'s files; files whose header Pillow cannot read are skipped
-    (a file that fails later, while training, stops the build with its name)."""
-    from PIL import Image
-
-    keep = np.zeros(len(part.files), dtype=bool)
-    for i, path in enumerate(part.files):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with Image.open(path):
-                    pass
-        except Exception as exc:  # noqa: BLE001 - any failure means "unreadable"
-            skipped.append((str(path), f"{type(exc).__name__}: {exc}"))
-            continue
-        keep[i] = True
-    y = np.asarray(part.y, dtype=np.int64)
-    _require_every_class(spec, part, y, keep, classes)
-    return ImageSet(x=np.zeros((0, *size, channels), np.uint8), y=y[keep],
-                    files=[f for f, k in zip(part.files, keep) if k])
-
-
-def _into_memory(spec: Any, images: ImageSet, root: Path | None, classes: list[str],
-                 skipped: list[tuple[str, str]]) -> ImageSet:
-    """Decode a streamed ImageSet's files into memory (validation and test images)."""
-    height, width, channels = images.image_shape
-    part = RawPart(y=images.y, files=images.files, root=root)
-    return _materialize(spec, part, (height, width), channels, classes, skipped)
-
-
-def _load_unlabelled(spec: Any, raw: RawData, size: tuple[int, int], channels: int) -> LoadedData:
+def _load_unlabelled(spec: Any, raw: RawData, decoder: PartDecoder) -> LoadedData:
     """Finish an unlabelled dataset: every image is a test image with label -1, nothing split."""
     if raw.test is None or len(raw.test) == 0:
         raise DataError(f"Dataset '{spec.name}': the loader found no images.")
-    test = _materialize(spec, raw.test, size, channels, [], [])
-    height, width = size
-
-    def empty() -> ImageSet:
-        return ImageSet(x=np.zeros((0, height, width, channels), np.uint8), y=np.zeros(0, np.int64))
-
-    skipped = list(raw.skipped)
+    test = decoder.memory(raw.test, "images")
+    skipped = list(raw.skipped) + decoder.skipped
     description = raw.description
+    notes = _crop_notes(decoder)
     if skipped:
-        description += f" ({len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} skipped)"
+        notes.insert(0, f"{len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} skipped")
+    if notes:
+        description += f" ({'; '.join(notes)})"
     return LoadedData(
-        classes=[],
-        train=empty(),
-        val=empty(),
-        test=test,
-        skipped=skipped,
-        description=description,
-        labelled=False,
-        sources=list(raw.sources),
-        source_index=raw.source_index,
-        face_index=raw.face_index,
+        classes=[], train=decoder.empty(), val=decoder.empty(), test=test, skipped=skipped,
+        description=description, labelled=False, sources=list(raw.sources),
+        source_index=raw.source_index, face_index=raw.face_index,
     )
-
-
-def _materialize(
-    spec: Any, part: RawPart, size: tuple[int, int], channels: int, classes: list[str],
-    skipped: list[tuple[str, str]],
-) -> ImageSet:
-    height, width = size
-    if part.images is not None:
-        x = np.empty((len(part.images), height, width, channels), dtype=np.uint8)
-        for i, img in enumerate(part.images):
-            x[i] = convert_images(np.asarray(img)[None], size, channels)[0]
-        return ImageSet(x=x, y=np.asarray(part.y, dtype=np.int64))
-    if part.files is None:
-        if part.x is None:
-            raise DataError(f"Dataset '{spec.name}': the loader gave labels without images.")
-        x = convert_images(part.x, size, channels)
-        return ImageSet(x=x, y=np.asarray(part.y, dtype=np.int64))
-    out = np.empty((len(part.files), height, width, channels), dtype=np.uint8)
-    keep = np.zeros(len(part.files), dtype=bool)
-    for i, path in enumerate(part.files):
-        try:
-            out[i] = decode_image(path, size, channels)
-        except Exception as exc:  # noqa: BLE001 - any decoding failure means "unreadable"
-            skipped.append((str(path), f"{type(exc).__name__}: {exc}"))
-            continue
-        keep[i] = True
-    y = np.asarray(part.y, dtype=np.int64)
-    _require_every_class(spec, part, y, keep, classes)
-    return ImageSet(x=out[keep], y=y[keep])
-
-
-def _require_every_class(spec: Any, part: RawPart, y: np.ndarray, keep: np.ndarray,
-                         classes: list[str]) -> None:
-    lost = sorted(set(np.unique(y).tolist()) - set(np.unique(y[keep]).tolist()))
-    if lost:
-        folders = ", ".join(str((part.root or Path(".")) / classes[c]) for c in lost)
-        raise DataError(
-            f"Dataset '{spec.name}': no readable image in class folder {folders}; every file there "
-            "failed to decode (see the skipped files). Each class needs at least one readable image."
-        )
