@@ -49,6 +49,7 @@ def experiment_entry(outcome: ExperimentOutcome) -> dict[str, Any]:
         "model": plan.model.name,
         "trained": plan.trains,
         "classes": outcome.classes,
+        "class_match": getattr(outcome, "class_match", None) or None,
     }
     ev = outcome.evaluation
     entry.update({key: ev.get(key) for key in ("accuracy", "per_class", "macro_avg", "weighted_avg",

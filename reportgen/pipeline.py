@@ -18,8 +18,9 @@ from reportgen.analyses import registry
 from reportgen.analyses.base import AnalysisContext, AnalysisResult, Msg
 from reportgen.artifacts import write_json_atomic
 from reportgen.changes import changes, load_previous
+from reportgen.checks import check_manifest
 from reportgen.compare import build_comparisons
-from reportgen.config import check_files, load_manifest
+from reportgen.config import load_manifest
 from reportgen.config.schema import Manifest
 from reportgen.errors import ConfigError, ModelError, ReportgenError
 from reportgen.executors import run_plans
@@ -53,6 +54,9 @@ class ExperimentOutcome:
     timings: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
     stages: list[dict[str, Any]] = field(default_factory=list)
+    class_match: dict[str, Any] = field(default_factory=dict)
+    """How dataset labels reach the model's named outputs (run.classes.ClassMatch.to_json() plus
+    ``left_out``: images per split of classes the model does not know); empty when by position."""
     transfer: dict[str, Any] = field(default_factory=dict)
     """For init_from: parent, parent classes, shared classes, whether the head was replaced."""
     commentary: list[Msg] = field(default_factory=list)
@@ -110,14 +114,15 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     """Load data and model, train (or reuse the cache), evaluate and analyse one experiment."""
     from reportgen.run import data as data_mod
     from reportgen.run import devices, models, train
-    from reportgen.run.classes import experiment_classes
     from reportgen.run.augment import augmentation_layers
+    from reportgen.run.classes import experiment_classes, experiment_match, remap_data
 
     outcome = ExperimentOutcome(plan)
     timings = outcome.timings
     start = time.perf_counter()
 
-    classes = experiment_classes(plan.dataset, plan.model, base_dir)
+    match = experiment_match(plan.spec, plan.dataset, plan.model, base_dir)
+    classes = experiment_classes(plan.dataset, plan.model, base_dir, plan.spec)
     outcome.classes = classes
     cache_dir = out_dir / "cache" / f"{plan.name}-{plan.cache_key}" if plan.trains else None
     cached = None if (force or cache_dir is None) else train.load_cached(cache_dir)
@@ -146,6 +151,13 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     stage = time.perf_counter()
     progress.say(f"loading {plan.dataset.name} at {height}×{width}×{channels}")
     data = data_mod.load_dataset(plan.dataset, (height, width), channels, plan.seed, base_dir)
+    if match is not None:  # labels become model output indices, by class name
+        data, left_out = remap_data(data, match)
+        outcome.class_match = {**match.to_json(), "left_out": left_out}
+        for split in ("train", "test") if plan.trains else ("test",):
+            if len(getattr(data, split).y) == 0:
+                raise ModelError(f"dataset {plan.dataset.name!r}: every {split} image is of a class "
+                                 f"model {plan.model.name!r} does not know ({', '.join(match.data_only)})")
     timings["load_data"] = time.perf_counter() - stage
     outcome.data_summary = {
         "description": data.description, "labelled": data.labelled, "train": int(len(data.train.y)),
@@ -199,7 +211,7 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
                        progress: Progress) -> tuple[Any, dict[str, Any]]:
     """The parent's trained model (or model file), re-headed for this experiment's classes."""
     from reportgen.run import models, train
-    from reportgen.run.classes import experiment_classes
+    from reportgen.run.classes import dataset_aliases, experiment_classes
     from reportgen.run.transfer import rehead, shared_classes
 
     parent = plan.parents[0]
@@ -213,13 +225,26 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
     else:  # the parent evaluates a model file as it is
         parent_classes = experiment_classes(plan.parent_dataset, plan.model, base_dir)
         model = models.build_model(plan.model, len(parent_classes), base_dir)
-    model = rehead(model, parent_classes, classes, plan.seed)
-    shared = shared_classes(parent_classes, classes)
-    replaced = parent_classes != classes
+    aliases = dataset_aliases(plan.dataset)
+    shared = shared_classes(parent_classes, classes, aliases)
+    # rehead carries output weights over by name: give it the parent's names in this dataset's
+    # spelling, so alias-matched classes (angry → anger) keep what they learned.
+    renamed = _as_child_names(parent_classes, classes, aliases)
+    model = rehead(model, renamed, classes, plan.seed)
+    replaced = renamed != classes
     progress.say(f"starting from {parent!r}" + (f": new head for {len(classes)} classes, "
                                                 f"{len(shared)} shared by name" if replaced else ""))
     return model, {"parent": parent, "parent_classes": parent_classes, "shared_classes": shared,
                    "head_replaced": replaced}
+
+
+def _as_child_names(parent_classes: list[str], classes: list[str], aliases: dict[str, str]) -> list[str]:
+    from reportgen.run.classes import ClassMismatch, match_classes
+
+    try:
+        return match_classes(classes, parent_classes, aliases).model_names_as_data()
+    except ClassMismatch:  # nothing shared: a wholly new head (validation checked the aliases)
+        return list(parent_classes)
 
 
 def _save_predictions(experiment_dir: Path, ctx: AnalysisContext) -> None:
@@ -309,7 +334,8 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     if fail_on_drop is not None and compare_to is None:
         raise ConfigError("--fail-on-drop", ["needs --compare-to PREVIOUS/metrics.json (the run to "
                                              "compare with)"])
-    check_files(manifest, base_dir)
+    for note in check_manifest(manifest, base_dir):
+        progress.say(note)
     previous = load_previous(compare_to) if compare_to is not None else None
     out_dir = resolve_out_dir(manifest, manifest_path, out)
     out_dir.mkdir(parents=True, exist_ok=True)

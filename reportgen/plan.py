@@ -88,6 +88,10 @@ def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_di
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
                      "reportgen": __version__.split("+")[0]},
     }
+    if isinstance(model, FileModel) and not spec.init_from:
+        # A model file trains on labels in its own output order (matched by class name), not
+        # the dataset's; only these keys change, so other cached models stay valid.
+        payload["labels"] = "model output order"
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

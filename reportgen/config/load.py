@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from reportgen.config.schema import UNLABELLED_KINDS, ExperimentSpec, FileModel, Manifest
 from reportgen.config.grid import expand_grids
+from reportgen.config.schema import UNLABELLED_KINDS, ExperimentSpec, FileModel, Manifest
 from reportgen.errors import ConfigError
 
 
@@ -80,9 +80,10 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def _cross_reference_problems(manifest: Manifest) -> list[str]:
-    """Problems pydantic cannot see: duplicate names, dangling references, unknown analyses."""
-    from reportgen.analyses.registry import analysis_problems
+    """Problems pydantic cannot see: duplicate names, dangling references, unlabelled data.
 
+    Checks that need the disk, the models or the analysis registry are in ``reportgen.checks``.
+    """
     problems: list[str] = []
     for table in ("datasets", "models", "experiments"):
         seen: dict[str, int] = {}
@@ -106,8 +107,6 @@ def _cross_reference_problems(manifest: Manifest) -> list[str]:
         labelled = exp.dataset not in dataset_names or manifest.dataset(exp.dataset).kind not in UNLABELLED_KINDS
         if not labelled and exp.model in model_names:
             problems += _inspection_problems(manifest, i, exp)
-        for j, spec in enumerate(exp.analysis_specs()):
-            problems += [f"{where}.analyses[{j}]{p}" for p in analysis_problems(spec, labelled)]
     return problems + _chain_problems(manifest) + _question_problems(manifest)
 
 
@@ -225,50 +224,8 @@ def load_manifest(path: str | Path) -> Manifest:
     return manifest
 
 
-def check_files(manifest: Manifest, base_dir: Path) -> None:
-    """The checks of ``reportgen validate`` that touch the disk, without training anything:
-    files exist, folder classes match, model files and ImageNet weights are present."""
-    from reportgen.run.data import check_dataset
-    from reportgen.run.models import check_model
+def check_files(manifest: Manifest, base_dir: Path) -> list[str]:
+    """Moved to :func:`reportgen.checks.check_manifest` (kept until cli.py imports it there)."""
+    from reportgen.checks import check_manifest
 
-    problems: list[str] = []
-    for i, ds in enumerate(manifest.datasets):
-        problems += [f"datasets[{i}].{p}" for p in check_dataset(ds, base_dir)]
-    for i, model in enumerate(manifest.models):
-        problems += [f"models[{i}].{p}" for p in check_model(model, base_dir)]
-    for i, question in enumerate(manifest.report.questions):
-        if question.answer_file is not None and not (base_dir / question.answer_file).is_file():
-            problems.append(f"report.questions[{i}].answer_file: file not found: "
-                            f"{base_dir / question.answer_file}")
-    if not problems:
-        problems += _class_count_problems(manifest, base_dir)
-    if problems:
-        raise ConfigError("manifest files", problems)
-
-
-def _class_count_problems(manifest: Manifest, base_dir: Path) -> list[str]:
-    """A pretrained model file must output one probability per class of its dataset.
-
-    Only experiments with ``kind = "file"`` models need this (built models get a head of the
-    right size), and only they pay for loading Keras here.
-    """
-    from reportgen.errors import DataError, ModelError
-    from reportgen.run.classes import experiment_classes
-
-    problems = []
-    for i, exp in enumerate(manifest.experiments):
-        model = manifest.model(exp.model)
-        if not isinstance(model, FileModel):
-            continue
-        try:
-            classes = experiment_classes(manifest.dataset(exp.dataset), model, base_dir)
-            _file_model_outputs(model, base_dir, len(classes))
-        except (DataError, ModelError) as exc:
-            problems.append(f"experiments[{i}] ({exp.name}): {exc}")
-    return problems
-
-
-def _file_model_outputs(model: FileModel, base_dir: Path, num_classes: int) -> None:
-    from reportgen.run.models import build_model
-
-    build_model(model, num_classes, base_dir)  # raises ModelError naming both class counts
+    return check_manifest(manifest, base_dir)

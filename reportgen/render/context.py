@@ -57,19 +57,58 @@ def _train_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     return rows
 
 
+def _class_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
+    """How dataset labels reached the model's outputs: by name (with what was reordered,
+    aliased or left out), or by position for a model file that names no outputs."""
+    match = getattr(outcome, "class_match", None)
+    plan = outcome.plan
+    if not match:
+        by_position = (plan.model.kind == "file" and not plan.spec.init_from
+                       and outcome.data_summary.get("labelled", True))
+        return [(Msg("Class matching"), Msg("by position: the model file names no classes, so its "
+                                            "outputs are taken in the dataset's class order"))] \
+            if by_position else []
+    if match["kind"] == "identical":
+        return [(Msg("Class matching"), Msg("by name: the dataset's classes are the model's outputs, "
+                                            "in the same order"))]
+    rows: list[tuple[Msg, Any]] = [(Msg("Class matching"), Msg(
+        "classes matched by name: dataset order {data} → model order {model}",
+        {"data": ", ".join(match["data_classes"]), "model": ", ".join(match["model_classes"])}))]
+    if match["aliases"]:
+        rows.append((Msg("Matched by alias"), ", ".join(f"{d} → {m}" for d, m in match["aliases"])))
+    left_out = match.get("left_out", {})
+    if match["data_only"]:
+        rows.append((Msg("Left out"), Msg(
+            "{count} test images of classes the model does not know were left out: {classes}",
+            {"count": left_out.get("test", 0), "classes": ", ".join(match["data_only"])})))
+        if left_out.get("train", 0) + left_out.get("val", 0):
+            rows.append((Msg("Left out"), Msg(
+                "{count} training and validation images of those classes were left out too",
+                {"count": left_out.get("train", 0) + left_out.get("val", 0)})))
+    if match["model_only"]:
+        rows.append((Msg("Model classes absent from the data"), Msg(
+            "{classes} (predictions into them count as errors)",
+            {"classes": ", ".join(match["model_only"])})))
+    return rows
+
+
 def _setup_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     plan, data, model = outcome.plan, outcome.data_summary, outcome.model_summary
     rows: list[tuple[Msg, Any]] = [
         (Msg("Dataset"), f"{plan.dataset.name} — {data.get('description', '')}"),
         (Msg("Classes"), ", ".join(outcome.classes)),
     ]
-    if data.get("labelled", True):
+    if data.get("labelled", True) and plan.spec.train is None:
+        rows.append((Msg("Images"), Msg("evaluated as loaded on {count} test images",
+                                        {"count": data.get("test", 0)})))
+    elif data.get("labelled", True):
         rows.append((Msg("Images (train / validation / test)"),
                      f"{data.get('train', 0)} / {data.get('val', 0)} / {data.get('test', 0)}"))
     else:
         rows.append((Msg("Images inspected (no labels)"), data.get("test", 0)))
     if data.get("skipped"):
         rows.append((Msg("Unreadable files skipped"), data["skipped"]))
+    rows += _class_rows(outcome)
     if model:
         shape = "×".join(str(v) for v in model["input_shape"])
         rows += [

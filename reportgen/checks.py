@@ -1,0 +1,230 @@
+"""Every check that needs files, models or the analysis registry, shared by ``validate`` and ``build``.
+
+``config`` only reads the TOML text; this module looks at the disk and the code: data files
+and class lists, model files and their output count, class matching by name between data and
+model outputs, the analysis registry, and whether a transfer chain's parent can be re-headed.
+Both ``reportgen validate`` and ``build`` (before anything is trained) call
+:func:`check_manifest`, so nothing passes validation and then fails for a reason validation
+could have seen. All problems of all stages are reported together.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reportgen.config.schema import UNLABELLED_KINDS, FileModel, Manifest
+from reportgen.errors import ConfigError, DataError, ModelError
+
+
+def experiment_fields(manifest: Manifest) -> list[str]:
+    """The manifest path of each (grid-expanded) experiment: ``experiments[2]`` or
+    ``experiments[2] (grid variant 'abl-lr_0.1')``, as load_manifest names them."""
+    labels, source, previous = [], -1, object()
+    for exp in manifest.experiments:
+        group = exp.grid_of
+        if group is None or group != previous:
+            source += 1
+        previous = group
+        labels.append(f"experiments[{source}]" if group is None
+                      else f"experiments[{source}] (grid variant {exp.name!r})")
+    return labels
+
+
+def analysis_problems(manifest: Manifest) -> list[str]:
+    """Unknown analysis methods, bad options, and label-needing analyses on unlabelled data."""
+    from reportgen.analyses.registry import analysis_problems as problems_of
+
+    where = experiment_fields(manifest)
+    kinds = {d.name: d.kind for d in manifest.datasets}
+    problems = []
+    for i, exp in enumerate(manifest.experiments):
+        labelled = kinds.get(exp.dataset) not in UNLABELLED_KINDS
+        for j, spec in enumerate(exp.analysis_specs()):
+            problems += [f"{where[i]}.analyses[{j}]{p}" for p in problems_of(spec, labelled)]
+    return problems
+
+
+def file_problems(manifest: Manifest, base_dir: Path) -> tuple[list[str], set[str]]:
+    """Data files, model files, ImageNet weights and answer files; also the names of datasets
+    and models whose own check failed (class checks skip those)."""
+    from reportgen.run.data import check_dataset
+    from reportgen.run.models import check_model
+
+    problems: list[str] = []
+    broken: set[str] = set()
+    for i, ds in enumerate(manifest.datasets):
+        found = [f"datasets[{i}].{p}" for p in check_dataset(ds, base_dir)]
+        problems += found
+        broken |= {ds.name} if found else set()
+    for i, model in enumerate(manifest.models):
+        found = [f"models[{i}].{p}" for p in check_model(model, base_dir)]
+        problems += found
+        broken |= {model.name} if found else set()
+    for i, question in enumerate(manifest.report.questions):
+        if question.answer_file is not None and not (base_dir / question.answer_file).is_file():
+            problems.append(f"report.questions[{i}].answer_file: file not found: "
+                            f"{base_dir / question.answer_file}")
+    return problems, broken
+
+
+def _table_index(manifest: Manifest, table: str, name: str) -> int:
+    return next(i for i, entry in enumerate(getattr(manifest, table)) if entry.name == name)
+
+
+class _Models:
+    """File models loaded once per check run (several experiments may share one)."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir, self._loaded = base_dir, {}
+
+    def build(self, spec: Any, num_classes: int) -> Any:
+        from reportgen.run.models import build_model
+
+        key = (spec.name, num_classes)
+        if key not in self._loaded:
+            self._loaded[key] = build_model(spec, num_classes, self.base_dir)
+        return self._loaded[key]
+
+
+def class_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozenset(),
+                   models: _Models | None = None) -> tuple[list[str], list[str]]:
+    """(problems, notes) of class matching, file-model output counts and chain re-heading.
+
+    Problems: a dataset whose classes match none of its model's named outputs (both lists
+    named), ``class_aliases`` naming unknown classes, a model file whose output count differs
+    from the classes it is scored on, a chain parent that cannot be re-headed. Notes: the
+    matches that reorder, alias or drop classes (shown in the report too).
+    """
+    from reportgen.run.classes import ClassMismatch, class_match, experiment_classes, uses_model_order
+
+    models = models or _Models(base_dir)
+    where = experiment_fields(manifest)
+    problems: list[str] = []
+    notes: list[str] = []
+    alias_users = {d.name: False for d in manifest.datasets}
+    for i, exp in enumerate(manifest.experiments):
+        dataset, model = manifest.dataset(exp.dataset), manifest.model(exp.model)
+        if dataset.name in skip or model.name in skip:
+            alias_users[dataset.name] = True  # unknowable now; the file problem is reported
+            continue
+        here = f"{where[i]} ({exp.name})"
+        try:
+            if exp.init_from:
+                alias_users[dataset.name] = True
+                problems += _chain_problems(manifest, exp, here, models)
+                continue
+            match = class_match(dataset, model, base_dir) if uses_model_order(exp, model) else None
+            alias_users[dataset.name] |= match is not None
+            if match is not None and match.kind != "identical":
+                notes.append(f"{here}: {match_note(match)}")
+            if isinstance(model, FileModel):
+                classes = experiment_classes(dataset, model, base_dir, exp)
+                named = match is not None or dataset.kind in UNLABELLED_KINDS
+                _check_output_count(manifest, model, classes, named, models)
+        except ClassMismatch as exc:
+            alias_users[dataset.name] = True
+            if "class_aliases" in str(exc):
+                index = _table_index(manifest, "datasets", dataset.name)
+                problems.append(f"datasets[{index}].class_aliases (used by {here} with model "
+                                f"{model.name!r}): {exc}")
+            else:
+                problems.append(f"{here}: dataset {dataset.name!r} and model {model.name!r}: {exc}"
+                                + _alias_hint(manifest, dataset.name))
+        except (DataError, ModelError) as exc:
+            problems.append(f"{here}: {exc}")
+    for name, used in alias_users.items():
+        ds = manifest.dataset(name)
+        if getattr(ds, "class_aliases", None) and not used:
+            problems.append(f"datasets[{_table_index(manifest, 'datasets', name)}].class_aliases: no "
+                            f"experiment scores {name!r} with a model that names its outputs (a "
+                            "model file with classes, or an init_from chain), so the aliases match "
+                            "nothing; remove them")
+    return problems, notes
+
+
+def _alias_hint(manifest: Manifest, dataset: str) -> str:
+    return (f" (when these are the same classes under other names, map them with "
+            f"datasets[{_table_index(manifest, 'datasets', dataset)}].class_aliases = "
+            "{ dataset_name = \"model_name\" })")
+
+
+def _dataset_classes(dataset: Any, base_dir: Path) -> list[str]:
+    from reportgen.run.data import dataset_classes
+
+    return dataset_classes(dataset, base_dir)
+
+
+def _check_output_count(manifest: Manifest, model: FileModel, classes: list[str] | tuple[str, ...],
+                        named: bool, models: _Models) -> None:
+    """A model file outputs one probability per class it is scored on."""
+    try:
+        models.build(model, len(classes))
+    except ModelError as exc:
+        if not named:
+            raise
+        index = _table_index(manifest, "models", model.name)
+        raise ModelError(f"models[{index}].classes lists {len(classes)} names but the model file "
+                         f"does not output {len(classes)} classes ({exc})") from None
+
+
+def _chain_problems(manifest: Manifest, exp: Any, here: str, models: _Models) -> list[str]:
+    """The child's data classes meet the parent's classes through the same alias rules; a
+    model file parent must be re-headable when the class sets differ (build does the same)."""
+    from reportgen.run.classes import ClassMismatch, dataset_aliases, experiment_classes, match_classes
+    from reportgen.run import transfer
+    from reportgen.run.transfer import rehead
+
+    transfer_problems = getattr(transfer, "transfer_problems", None)
+
+    base_dir = models.base_dir
+    parent = next(e for e in manifest.experiments if e.name == exp.init_from)
+    dataset, model = manifest.dataset(exp.dataset), manifest.model(exp.model)
+    parent_classes = experiment_classes(manifest.dataset(parent.dataset), model, base_dir, parent)
+    classes = _dataset_classes(dataset, base_dir)
+    try:
+        renamed = match_classes(classes, parent_classes, dataset_aliases(dataset)).model_names_as_data()
+    except ClassMismatch as exc:
+        if "class_aliases" in str(exc):
+            return [f"{here}: dataset {dataset.name!r} and parent {parent.name!r}: {exc}"]
+        renamed = list(parent_classes)  # nothing shared: a wholly new head, nothing to carry over
+    if renamed == classes or not isinstance(model, FileModel):
+        return []  # reportgen's own models always end in a Dense layer
+    parent_model = models.build(model, len(parent_classes))
+    if transfer_problems is not None:  # the cheap form of what rehead checks
+        return [f"{here}.{p}" for p in transfer_problems(parent_model, renamed, classes)]
+    try:
+        rehead(parent_model, renamed, classes, seed=0)
+    except ModelError as exc:
+        return [f"{here}.init_from: {exc}"]
+    return []
+
+
+def match_note(match: Any) -> str:
+    """One English line describing a class match (validate prints it; the report translates)."""
+    text = (f"classes matched by name: dataset order {', '.join(match.data_classes)} → model "
+            f"order {', '.join(match.model_classes)}")
+    if match.aliases:
+        text += "; by alias: " + ", ".join(f"{d} → {m}" for d, m in match.aliases)
+    if match.data_only:
+        text += f"; dataset classes the model does not know (left out): {', '.join(match.data_only)}"
+    if match.model_only:
+        text += (f"; model classes absent from the data (predictions into them count as "
+                 f"errors): {', '.join(match.model_only)}")
+    return text
+
+
+def check_manifest(manifest: Manifest, base_dir: Path) -> list[str]:
+    """Run every check; raise ConfigError listing all problems at once, else return notes."""
+    problems = analysis_problems(manifest)
+    found, broken = file_problems(manifest, base_dir)
+    problems += found
+    class_found, notes = class_problems(manifest, base_dir, skip=broken)
+    problems += class_found
+    if problems:
+        raise ConfigError("manifest files", problems)
+    return notes
+
+
+check_files = check_manifest
+"""The name ``reportgen.config.check_files`` had before the checks moved here."""
