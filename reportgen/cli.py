@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -26,7 +25,7 @@ app = typer.Typer(
 EXIT_OK, EXIT_EXPERIMENT_FAILED, EXIT_BAD_INPUT, EXIT_REGRESSION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-class Executor(str, Enum):
+class Executor(StrEnum):
     """Where experiments run (an Enum so typer rejects any other name); see reportgen.executors."""
 
     local = "local"
@@ -59,38 +58,42 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 @app.command()
 def build(
     manifest: Path = typer.Argument(..., help="The experiments manifest (TOML)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder; overrides "
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder; overrides "
                                        "[report].output_dir of the manifest."),
-    only: Optional[list[str]] = typer.Option(None, "--only", help="Run only this experiment "
+    only: list[str] | None = typer.Option(None, "--only", help="Run only this experiment "
                                              "(repeatable); the report then holds only these."),
     force: bool = typer.Option(False, "--force", help="Retrain every experiment even when a "
                                "cached model with the same settings exists."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output (bars or lines)."),
     executor: Executor = typer.Option(Executor.local, "--executor", help="local: one experiment "
                                       "after another in this process; ray: independent experiments "
                                       "in parallel as Ray tasks (pip install 'reportgen\\[ray]')."),
-    address: Optional[str] = typer.Option(None, "--address", envvar="RAY_ADDRESS",
+    address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS",
                                           help="Ray cluster to use with --executor ray (e.g. "
                                           "ray://host:10001); default: start a local Ray."),
-    compare_to: Optional[Path] = typer.Option(None, "--compare-to", help="A previous run's "
+    compare_to: Path | None = typer.Option(None, "--compare-to", help="A previous run's "
                                               "metrics.json: adds a 'changes since the last run' "
                                               "section (accuracy and macro-F1 deltas)."),
-    fail_on_drop: Optional[float] = typer.Option(None, "--fail-on-drop", min=0, help="With "
+    fail_on_drop: float | None = typer.Option(None, "--fail-on-drop", min=0, help="With "
                                                  "--compare-to: exit 3 when any accuracy or "
                                                  "macro-F1 drops by more than this many points."),
 ) -> None:
     """Train or load every experiment, run its analyses and write the report.
 
-    Progress (experiment, stage, epoch) goes to stderr; the output paths are printed at the end.
+    Progress goes to stderr: live bars on a terminal, timestamped lines elsewhere (CI logs).
+    The output paths are printed at the end.
     """
     _quiet_tensorflow()
     from reportgen.pipeline import build as run_build
     from reportgen.progress import Progress
 
     try:
-        outcome = run_build(manifest, out=out, only=only or None, force=force,
-                            progress=Progress(quiet=quiet), executor=executor.value, address=address,
-                            compare_to=compare_to, fail_on_drop=fail_on_drop)
+        # The build's reporter for the long loops below it too (reportgen.progress.track); the
+        # with-block ends its live display before the paths are printed.
+        with Progress(quiet=quiet) as progress:
+            outcome = run_build(manifest, out=out, only=only or None, force=force,
+                                progress=progress, executor=executor.value, address=address,
+                                compare_to=compare_to, fail_on_drop=fail_on_drop)
     except ReportgenError as exc:
         _fail(exc)
     except KeyboardInterrupt:

@@ -63,6 +63,10 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+PREDICT_BATCHES = 4
+"""Batches of the test set preprocessed and predicted per progress step."""
+
+
 @dataclass
 class AnalysisContext:
     """Everything an analysis may read about one trained/evaluated experiment."""
@@ -104,8 +108,24 @@ class AnalysisContext:
 
     @cached_property
     def test_probabilities(self) -> np.ndarray:
-        """Softmax outputs on the whole test set, computed once and shared by all analyses."""
-        return self.predict_fn()(self.preprocess(self.data.test.x))
+        """Softmax outputs on the whole test set, computed once and shared by all analyses.
+
+        Preprocessed and predicted a few batches at a time, so the build reports progress
+        ("predicting: 2,048/7,178 images") and never holds a float copy of the whole test set.
+        """
+        from reportgen.progress import task
+
+        x = self.data.test.x
+        predict = self.predict_fn()
+        step = PREDICT_BATCHES * self.batch_size
+        if len(x) <= step:
+            return predict(self.preprocess(x))
+        parts = []
+        with task(f"predicting {self.experiment}", total=len(x), unit="images") as progress:
+            for start in range(0, len(x), step):
+                parts.append(predict(self.preprocess(x[start:start + step])))
+                progress.advance(len(parts[-1]))
+        return np.concatenate(parts)
 
     @property
     def y_true(self) -> np.ndarray:

@@ -10,8 +10,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from reportgen.config.schema import StageSpec, TrainSpec
 from reportgen.errors import DataError
@@ -70,14 +71,45 @@ def stage_plan(spec: TrainSpec) -> list[StageSpec | None]:
     return list(spec.stages) if spec.stages else [None]
 
 
-def _progress_callback(progress: ProgressFn, epochs: int):
+def _progress_callback(progress: ProgressFn, epochs: int, steps: int, val_steps: int):
+    """Epoch lines through ``progress``, and per-batch progress (batches done, running loss) of
+    each epoch and its validation pass through the build's :mod:`reportgen.progress` tasks."""
     import keras
 
+    from reportgen.progress import task
+
     class EpochProgress(keras.callbacks.Callback):
+        # Batch ends may then run on Keras' callback thread (no sync of the training loop per
+        # batch); Task.update is locked and never moves back.
+        async_safe = True
+
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
+            self._epoch = f"training · epoch {epoch + 1}/{epochs}"
+            self._batches = task(self._epoch, total=self.params.get("steps") or steps,
+                                 unit="batches", summary=False)
+            self._validation = None
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            self._batches.update(batch + 1, None if loss is None else f"loss {float(loss):.4f}")
+
+        def on_test_begin(self, logs=None):
+            # The training task stays open: Keras flushes its pending batch callbacks only at
+            # the epoch's end.
+            self._validation = task(f"{self._epoch} · validation", total=val_steps,
+                                    unit="batches", summary=False)
+
+        def on_test_batch_end(self, batch, logs=None):
+            if self._validation is not None:
+                self._validation.update(batch + 1)
+
+        def on_test_end(self, logs=None):
+            if self._validation is not None:
+                self._validation.close()
 
         def on_epoch_end(self, epoch, logs=None):
+            self._batches.close()
             logs = logs or {}
             progress(f"epoch {epoch + 1}/{epochs}: loss {logs.get('loss', float('nan')):.4f}, "
                      f"acc {logs.get('accuracy', float('nan')):.4f}, "
@@ -132,7 +164,7 @@ def train(model: Any, data: LoadedData, spec: TrainSpec, preprocess, augment: An
         # A new optimizer per stage: its slots belong to the weights that were trainable.
         model.compile(optimizer=_optimizer(spec, _learning_rate(rate, schedule, epochs, steps)),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        callbacks = [_progress_callback(progress, epochs)]
+        callbacks = [_progress_callback(progress, epochs, steps, -(-len(data.val.y) // spec.batch_size))]
         if spec.early_stopping:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=spec.early_stopping_patience, restore_best_weights=True))
