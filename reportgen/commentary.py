@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 
 from reportgen.analyses.base import Msg
+from reportgen.run.evaluate import best_and_worst_classes, degenerate, most_confused_pairs
 
 IMBALANCE_RATIO = 1.5
 """Largest / smallest test support at which the class balance is worth a sentence."""
 MAX_CONFUSED_PAIRS = 3
+"""At most this many most-confused pairs (from the evaluation's ``most_confused``) get a sentence."""
 
 
 def f4(value: float) -> str:
@@ -29,16 +31,31 @@ def points(delta: float) -> str:
     return f"{delta * 100:+.1f}"
 
 
+def _ranking(entry: dict[str, Any], key: str, compute: Any) -> Any:
+    """``entry[key]`` as stored by :func:`reportgen.run.evaluate.evaluate`; computed by the same
+    helper when absent (a metrics.json written before the key existed)."""
+    return entry[key] if key in entry else compute()
+
+
 def _classes(entry: dict[str, Any]) -> list[Msg]:
     per_class = entry.get("per_class") or {}
-    if len(per_class) < 2:
-        return []
-    ranked = sorted(per_class.items(), key=lambda kv: (-kv[1]["f1"], kv[0]))
-    (best, b), (worst, w) = ranked[0], ranked[-1]
-    return [Msg("Best recognised class: {best} (F1 {best_f1}, {best_support} test images); "
-                "worst: {worst} (F1 {worst_f1}, {worst_support} test images).",
-                {"best": best, "best_f1": f4(b["f1"]), "best_support": int(b["support"]),
-                 "worst": worst, "worst_f1": f4(w["f1"]), "worst_support": int(w["support"])})]
+    ranking = _ranking(entry, "best_worst", lambda: best_and_worst_classes(per_class))
+    return [] if ranking is None else [best_worst_sentence(ranking, supports=True)]
+
+
+def best_worst_sentence(ranking: dict[str, Any], supports: bool) -> Msg:
+    """The best / worst class sentence of the Discussion (``supports``) or of the per-class
+    table's note, from :func:`reportgen.run.evaluate.best_and_worst_classes`."""
+    if ranking["all_equal"]:
+        return Msg("Every class has the same F1 ({f1}).", {"f1": f4(ranking["best_f1"])})
+    params = {"best": ranking["best"], "best_f1": f4(ranking["best_f1"]),
+              "worst": ranking["worst"], "worst_f1": f4(ranking["worst_f1"])}
+    if not supports:
+        return Msg("Highest F1: {best} ({best_f1}); lowest F1: {worst} ({worst_f1}).", params)
+    return Msg("Best recognised class: {best} (F1 {best_f1}, {best_support} test images); "
+               "worst: {worst} (F1 {worst_f1}, {worst_support} test images).",
+               {**params, "best_support": ranking["best_support"],
+                "worst_support": ranking["worst_support"]})
 
 
 def _confusions(entry: dict[str, Any]) -> list[Msg]:
@@ -47,16 +64,39 @@ def _confusions(entry: dict[str, Any]) -> list[Msg]:
     if not matrix:
         return []
     cm = np.array(matrix)
-    off = cm.copy()
-    np.fill_diagonal(off, 0)
-    if off.sum() == 0:
+    if int(cm.sum() - np.trace(cm)) == 0:
         return [Msg("No test image was misclassified.")]
-    pairs = sorted(((int(off[i, j]), i, j) for i in range(len(cm)) for j in range(len(cm)) if off[i, j]),
-                   key=lambda p: (-p[0], p[1], p[2]))[:MAX_CONFUSED_PAIRS]
+    pairs = _ranking(entry, "most_confused", lambda: most_confused_pairs(cm, classes))
+    support = dict(zip(classes, cm.sum(axis=1).tolist()))
     return [Msg("{true} was taken for {predicted} {count} times ({share} of its {support} test "
-                "images).", {"true": classes[i], "predicted": classes[j], "count": count,
-                             "share": f"{count / cm[i].sum():.1%}", "support": int(cm[i].sum())})
-            for count, i, j in pairs]
+                "images).", {"true": p["true"], "predicted": p["predicted"], "count": p["count"],
+                             "share": f"{p['count'] / support[p['true']]:.1%}",
+                             "support": int(support[p["true"]])})
+            for p in pairs[:MAX_CONFUSED_PAIRS]]
+
+
+def degenerate_warnings(entry: dict[str, Any]) -> list[Msg]:
+    """The warning of a degenerate model (see :func:`reportgen.run.evaluate.degenerate`): one
+    sentence per reason, shared by the accuracy notes and the Discussion."""
+    matrix, classes = entry.get("confusion_matrix"), entry.get("classes") or []
+    check = _ranking(entry, "degenerate",
+                     lambda: degenerate(matrix, classes) if matrix and classes else None)
+    if not check or not check["flagged"]:
+        return []
+    out = []
+    if "one_class" in check["reasons"]:
+        out.append(Msg("Warning: {share} of the test predictions are {predicted}, which is only "
+                       "{label_share} of the test labels: the model predicts almost a single class.",
+                       {"share": f"{check['top_predicted_share']:.1%}",
+                        "predicted": check["top_predicted"],
+                        "label_share": f"{check['top_predicted_label_share']:.1%}"}))
+    if "majority_rate" in check["reasons"]:
+        out.append(Msg("Warning: the test accuracy {accuracy} is not above the majority-class rate "
+                       "{majority_rate} (always answering {majority}): the model does no better "
+                       "than guessing the most frequent class.",
+                       {"accuracy": f4(check["accuracy"]), "majority_rate": f4(check["majority_rate"]),
+                        "majority": check["majority_class"]}))
+    return out
 
 
 def _imbalance(entry: dict[str, Any]) -> list[Msg]:
@@ -130,7 +170,8 @@ def for_experiment(entry: dict[str, Any]) -> list[Msg]:
         return []
     if entry.get("accuracy") is None:
         return _explanations(entry)
-    return _classes(entry) + _confusions(entry) + _imbalance(entry) + _training(entry) + _explanations(entry)
+    return (degenerate_warnings(entry) + _classes(entry) + _confusions(entry) + _imbalance(entry)
+            + _training(entry) + _explanations(entry))
 
 
 def for_grid(section: dict[str, Any]) -> list[Msg]:

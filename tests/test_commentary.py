@@ -28,7 +28,8 @@ def _english(msgs):
 def test_every_sentence_of_a_known_experiment():
     text = _english(commentary.for_experiment(_entry()))
     assert text == [
-        "Best recognised class: happy (F1 0.9250, 60 test images); worst: disgust (F1 0.3333, 8 test images).",
+        "Best recognised class: happy (F1 0.9250, 60 test images); "
+        "worst: disgust (F1 0.3333, 8 test images).",
         "angry was taken for happy 8 times (20.0% of its 40 test images).",
         "happy was taken for angry 6 times (10.0% of its 60 test images).",
         "disgust was taken for angry 5 times (62.5% of its 8 test images).",
@@ -50,7 +51,8 @@ def test_sentences_that_do_not_apply_are_left_out():
     text = _english(commentary.for_experiment(entry))
     assert text[1] == "No test image was misclassified."
     assert not any("imbalanced" in t or "over-fit" in t or "Early stopping" in t for t in text)
-    assert text[-1] == "Validation loss was still falling at the last epoch (2: 0.6000); more epochs may help."
+    assert text[-1] == ("Validation loss was still falling at the last epoch (2: 0.6000); "
+                        "more epochs may help.")
     assert commentary.for_experiment({"status": "ok", "accuracy": None}) == []
     assert commentary.for_experiment(_entry(status="failed")) == []
 
@@ -66,3 +68,71 @@ def test_grid_and_chain_sentences():
     assert _english(commentary.for_comparison("chain-a-b", chain)) == [
         "Step 2, b on ck: test accuracy 0.5530, -4.7 points against the previous step."]
     assert commentary.for_comparison("overview", {}) == []
+
+
+def _analysed(tmp_path, classes, y_true, y_pred):
+    """The per-class and confusion-matrix analyses' notes, and the Discussion of the same
+    predictions (the metrics.json entry as artifacts.experiment_entry writes it)."""
+    from types import SimpleNamespace
+
+    from reportgen.analyses import registry
+    from reportgen.analyses.base import AnalysisContext, NoParams
+
+    data = SimpleNamespace(test=SimpleNamespace(x=None, y=y_true), labelled=True)
+    ctx = AnalysisContext(experiment="ties", classes=classes, model=None, data=data, preprocess=None,
+                          history=None, figure_dir=tmp_path, seed=0, languages=["en"])
+    ctx.__dict__["y_pred"] = y_pred  # predictions given, no model
+    # through the registry, as a build finds them (importing one module would register it alone)
+    report = _english(registry.get("classification_report")().run(ctx, NoParams()).notes)
+    confusion = _english(registry.get("confusion_matrix")().run(ctx, NoParams()).notes)
+    ev = ctx.evaluation
+    entry = {"status": "ok", "classes": classes, **{k: ev[k] for k in (
+        "accuracy", "per_class", "macro_avg", "weighted_avg", "confusion_matrix", "most_confused")}}
+    return ev, report, confusion, entry
+
+
+def test_tied_f1_and_tied_pairs_are_named_alike_everywhere(tmp_path):
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    classes = ["happy", "angry", "sad"]  # not alphabetical: class order ≠ name order
+    cm = np.array([[10, 0, 0], [0, 3, 0], [1, 1, 6]])
+    y_true = np.repeat(np.arange(3), cm.sum(axis=1))
+    y_pred = np.concatenate([np.repeat(np.arange(3), row) for row in cm])
+    f1 = f1_score(y_true, y_pred, average=None)
+    assert f1[1] == f1[2] < f1[0]  # angry (3 images) and sad (8 images) tie for the lowest F1
+    ev, report, confusion, entry = _analysed(tmp_path, classes, y_true, y_pred)
+
+    # the rule: rank by F1, then more test images first, then class order; worst is the last
+    assert (ev["best_worst"]["best"], ev["best_worst"]["worst"]) == ("happy", "angry")
+    assert report[-1] == f"Highest F1: happy ({f1[0]:.4f}); lowest F1: angry ({f1[1]:.4f})."
+    for stored in (False, True):
+        discussion = _english(commentary.for_experiment(
+            {**entry, "best_worst": ev["best_worst"]} if stored else entry))
+        assert discussion[0] == (f"Best recognised class: happy (F1 {f1[0]:.4f}, 10 test images); "
+                                 f"worst: angry (F1 {f1[1]:.4f}, 3 test images).")
+        # two pairs of one image each: class order of the predicted class (happy before angry)
+        assert discussion[1:3] == ["sad was taken for happy 1 times (12.5% of its 8 test images).",
+                                   "sad was taken for angry 1 times (12.5% of its 8 test images)."]
+    assert confusion == ["Most confused: sad predicted as happy (1 images).",
+                         "Most confused: sad predicted as angry (1 images)."]
+
+
+def test_equal_f1_everywhere_is_said_once(tmp_path):
+    import numpy as np
+
+    y = np.array([0, 0, 1, 1, 2, 2])
+    _, report, _, entry = _analysed(tmp_path, ["b", "a", "c"], y, y)
+    assert report == ["Every class has the same F1 (1.0000)."]
+    discussion = _english(commentary.for_experiment(entry))
+    assert discussion[:2] == ["Every class has the same F1 (1.0000).", "No test image was misclassified."]
+
+
+def test_classes_without_test_images_are_not_ranked():
+    from reportgen.run.evaluate import best_and_worst_classes
+
+    per_class = {"a": {"f1": 0.8, "support": 5}, "b": {"f1": 0.0, "support": 0},
+                 "c": {"f1": 0.5, "support": 5}}
+    ranking = best_and_worst_classes(per_class)
+    assert (ranking["best"], ranking["worst"]) == ("a", "c")
+    assert best_and_worst_classes({"a": {"f1": 0.8, "support": 5}, "b": {"f1": 0.0, "support": 0}}) is None

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Table
 from reportgen.analyses.registry import register
+from reportgen.commentary import best_worst_sentence, degenerate_warnings
 
 COLUMNS = [Msg("Class"), Msg("Precision"), Msg("Recall"), Msg("F1-score"), Msg("Support")]
 
@@ -28,13 +29,15 @@ class ClassificationReport(Analysis):
         rows = [[name, *_cells(ev["per_class"][name])] for name in ctx.classes]
         rows.append([Msg("Macro average"), *_cells(ev["macro_avg"])])
         rows.append([Msg("Weighted average"), *_cells(ev["weighted_avg"])])
-        f1 = {name: entry["f1"] for name, entry in ev["per_class"].items()}
-        best, worst = max(f1, key=f1.get), min(f1, key=f1.get)
+        # One ranking and one degenerate check for the whole report (run/evaluate.py): the
+        # Discussion names the same classes.
+        notes = degenerate_warnings({**ev, "classes": ctx.classes})
+        if ev["best_worst"] is not None:
+            notes.append(best_worst_sentence(ev["best_worst"], supports=False))
         return AnalysisResult(
             metrics={"per_class": ev["per_class"], "macro_avg": ev["macro_avg"],
-                     "weighted_avg": ev["weighted_avg"]},
+                     "weighted_avg": ev["weighted_avg"], "best_worst": ev["best_worst"],
+                     "degenerate": ev["degenerate"]},
             tables=[Table(columns=COLUMNS, rows=rows, css_class="metrics")],
-            notes=[Msg("Highest F1: {best} ({best_f1}); lowest F1: {worst} ({worst_f1}).",
-                       {"best": best, "best_f1": f"{f1[best]:.4f}",
-                        "worst": worst, "worst_f1": f"{f1[worst]:.4f}"})],
+            notes=notes,
         )
