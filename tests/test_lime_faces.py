@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reportgen.run.faces import Face, crop_box, crop_face, detect_faces
 from reportgen.explain.lime_explain import (
     default_segmentation,
     explain_lime,
     explain_lime_reference,
     segmentation_params,
 )
+from reportgen.run import faces as faces_module
+from reportgen.run.faces import Face, crop_box, crop_face, detect_faces, detect_faces_batch, upscale_factor
 
 SIDE = 32
 
@@ -193,3 +194,36 @@ def test_crop_face_is_square_and_inside(astronaut):
     corner = Face(box=(0, 0, 40, 50), confidence=1.0, keypoints={})
     assert crop_box(corner, (100, 80), 0.5) == (0, 0, 80, 80)
     assert crop_face(np.zeros((100, 80), np.uint8), corner, 0.5).shape == (80, 80)
+
+
+def test_batch_detection_equals_one_call_per_image(astronaut):
+    from skimage.data import coffee
+
+    images = [astronaut, coffee(), np.ascontiguousarray(astronaut[:, ::-1]), astronaut[40:440, 60:500]]
+    calls = []
+    batched = detect_faces_batch(images, on_batch=calls.append)
+    assert sorted(calls) == [1, 1, 2]  # the two 512×512 photos share one MTCNN call
+    single = [detect_faces(image) for image in images]
+    assert [len(f) for f in batched] == [len(f) for f in single] == [1, 0, 1, 1]
+    for got, want in zip(batched, single):
+        for a, b in zip(got, want):
+            assert a.box == b.box and a.keypoints == b.keypoints
+            assert a.confidence == pytest.approx(b.confidence, abs=1e-5)
+    flipped, shifted = batched[2][0].box, batched[3][0].box
+    x, y, w, h = batched[0][0].box
+    # each in its own coordinates (MTCNN moves a few pixels with a flip or a shift)
+    assert abs(flipped[0] - (512 - x - w)) <= 10 and abs(flipped[1] - y) <= 10
+    assert abs(shifted[0] - (x - 60)) <= 10 and abs(shifted[1] - (y - 40)) <= 10  # own coordinates
+
+
+def test_small_images_are_enlarged_for_detection(astronaut, monkeypatch):
+    x, y, w, h = detect_faces(astronaut)[0].box
+    face = Image.fromarray(astronaut[y : y + h, x : x + w])
+    tiny = np.asarray(face.resize((20, 20), Image.Resampling.BICUBIC))
+    assert upscale_factor(20, 20) == 3 and upscale_factor(25, 25) == 2 and upscale_factor(48, 300) == 1
+    faces = detect_faces(tiny)
+    assert len(faces) == 1
+    fx, fy, fw, fh = faces[0].box  # mapped back to the 20×20 pixels: the face fills the image
+    assert fx + fw <= 20 and fy + fh <= 20 and fw >= 15 and fh >= 15
+    monkeypatch.setattr(faces_module, "UPSCALE_BELOW", 1)
+    assert detect_faces(tiny) == []  # MTCNN on the 20×20 pixels alone misses it

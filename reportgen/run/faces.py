@@ -6,6 +6,14 @@ Uses the ``mtcnn`` package (1.0.0), which ships its P/R/O-Net weights (``mtcnn/a
 Importing it imports TensorFlow (~5 s), so it is imported on first use, and the detector
 (~0.2 s to build) is kept for the process. A 512×512 photo takes ~0.3 s on one CPU core.
 
+:func:`detect_faces_batch` runs many images per call (MTCNN 1.0.0 takes a list and stacks it):
+images of one shape go together, which is 2–3× faster per image than one call each
+(256×256: ~0.2 s against ~0.5 s per image on this VM). Images whose shorter side is under
+``UPSCALE_BELOW`` pixels are enlarged (bicubic, by a whole factor) before detection and the
+boxes mapped back: MTCNN's 12-pixel P-Net window misses a face that fills a 20×20 image and
+finds it at 2×; on scikit-image's 25×25 LFW faces 2× raises the faces found from 94 to 96 of
+100 (no false face in its 100 non-faces either way).
+
 What ``MTCNN().detect_faces(rgb)`` returns for one image: a list of
 ``{"box": [x, y, w, h], "confidence": float, "keypoints": {"left_eye": [x, y], "right_eye",
 "nose", "mouth_left", "mouth_right"}}`` with numpy scalars; ``left_*``/``right_*`` are as
@@ -14,7 +22,9 @@ seen in the image (``left_eye`` has the smaller x, i.e. the person's right eye).
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +32,12 @@ import numpy as np
 
 MIN_DETECTABLE_SIDE = 12
 """MTCNN's smallest window; smaller images cannot contain a detectable face."""
+
+UPSCALE_BELOW = 48
+"""Images with a shorter side under this many pixels are enlarged before detection (see above)."""
+
+BATCH_PIXELS = 1 << 23
+"""Pixels per detector call (at most 32 images): bounds the float32 batch MTCNN stacks (~100 MB)."""
 
 _DETECTOR: Any = None
 _DETECTOR_LOCK = threading.Lock()
@@ -86,23 +102,73 @@ def detect_faces(
     clipped to the image; faces below ``min_confidence`` or with an empty box are dropped.
     ``min_face_size`` is MTCNN's smallest face side in pixels (its pyramid starts there).
     """
-    rgb = as_rgb_uint8(image_rgb)
-    height, width = rgb.shape[:2]
-    if min(height, width) < MIN_DETECTABLE_SIDE:
-        return []
-    found = _detector().detect_faces(rgb, min_face_size=int(min_face_size))
+    return detect_faces_batch([image_rgb], min_confidence, min_face_size)[0]
+
+
+def upscale_factor(height: int, width: int) -> int:
+    """The whole factor an image is enlarged by before detection (1 = as is)."""
+    return max(1, math.ceil(UPSCALE_BELOW / max(1, min(height, width))))
+
+
+def detect_faces_batch(
+    images: Sequence[np.ndarray], min_confidence: float = 0.9, min_face_size: int = 20,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[list[Face]]:
+    """:func:`detect_faces` for many images: one list of faces per image, in their order.
+
+    Images of the same shape go to MTCNN together (up to ``BATCH_PIXELS`` pixels per call);
+    the boxes are exactly those of one call per image (MTCNN pads only images of different
+    shapes, which are never mixed here). ``on_batch(n)`` is called after each call with its
+    number of images (for progress).
+    """
+    rgbs = [as_rgb_uint8(image) for image in images]
+    results: list[list[Face]] = [[] for _ in rgbs]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, rgb in enumerate(rgbs):
+        groups.setdefault(rgb.shape[:2], []).append(i)
+    for (height, width), members in groups.items():
+        if min(height, width) < MIN_DETECTABLE_SIDE:
+            if on_batch is not None:
+                on_batch(len(members))
+            continue
+        scale = upscale_factor(height, width)
+        per_call = max(1, min(32, BATCH_PIXELS // (height * width * scale * scale)))
+        for start in range(0, len(members), per_call):
+            chunk = members[start : start + per_call]
+            batch = _enlarge(np.stack([rgbs[i] for i in chunk]), scale)
+            found = _detector().detect_faces(list(batch), min_face_size=int(min_face_size))
+            for i, items in zip(chunk, found):
+                results[i] = _faces_from(items, height, width, scale, min_confidence)
+            if on_batch is not None:
+                on_batch(len(chunk))
+    return results
+
+
+def _enlarge(batch: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 (n, H, W, 3) → (n, H·scale, W·scale, 3), bicubic (TensorFlow is loaded by MTCNN anyway)."""
+    if scale == 1:
+        return batch
+    import tensorflow as tf
+
+    size = (batch.shape[1] * scale, batch.shape[2] * scale)
+    big = tf.image.resize(tf.convert_to_tensor(batch, tf.float32), size, method="bicubic")
+    return np.asarray(tf.cast(tf.clip_by_value(tf.round(big), 0, 255), tf.uint8))
+
+
+def _faces_from(items: list[dict], height: int, width: int, scale: int, min_confidence: float) -> list[Face]:
+    """MTCNN's dicts for one image (found at ``scale``×) → Faces in the image's own pixels."""
     faces = []
-    for item in found:
+    for item in items:
         confidence = float(item["confidence"])
         if confidence < min_confidence:
             continue
-        x, y, w, h = (float(v) for v in item["box"])
+        x, y, w, h = (float(v) / scale for v in item["box"])
         x0, y0 = int(round(min(max(x, 0), width))), int(round(min(max(y, 0), height)))
         x1, y1 = int(round(min(max(x + w, 0), width))), int(round(min(max(y + h, 0), height)))
         if x1 <= x0 or y1 <= y0:
             continue
         keypoints = {
-            str(name): (int(round(float(p[0]))), int(round(float(p[1]))))
+            str(name): (int(round(float(p[0]) / scale)), int(round(float(p[1]) / scale)))
             for name, p in item.get("keypoints", {}).items()
         }
         faces.append(Face(box=(x0, y0, x1 - x0, y1 - y0), confidence=confidence, keypoints=keypoints))
