@@ -53,7 +53,8 @@ def experiment_entry(outcome: ExperimentOutcome) -> dict[str, Any]:
     }
     ev = outcome.evaluation
     entry.update({key: ev.get(key) for key in ("accuracy", "per_class", "macro_avg", "weighted_avg",
-                                               "confusion_matrix", "most_confused")})
+                                               "confusion_matrix", "most_confused", "best_worst",
+                                               "degenerate")})
     entry.update({
         "data": outcome.data_summary,
         "model_info": outcome.model_summary,

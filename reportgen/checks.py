@@ -224,7 +224,3 @@ def check_manifest(manifest: Manifest, base_dir: Path) -> list[str]:
     if problems:
         raise ConfigError("manifest files", problems)
     return notes
-
-
-check_files = check_manifest
-"""The name ``reportgen.config.check_files`` had before the checks moved here."""

@@ -137,13 +137,16 @@ def init(
 def validate(manifest: Path = typer.Argument(..., help="The experiments manifest (TOML).")) -> None:
     """Check the manifest, its files and class lists without training anything."""
     _quiet_tensorflow()
-    from reportgen.config import check_files, load_manifest
+    from reportgen.checks import check_manifest
+    from reportgen.config import load_manifest
 
     try:
         parsed = load_manifest(manifest)
-        check_files(parsed, manifest.resolve().parent)
+        notes = check_manifest(parsed, manifest.resolve().parent)
     except ReportgenError as exc:
         _fail(exc)
+    for note in notes:
+        typer.echo(note)
     typer.echo(f"{manifest}: OK — {len(parsed.datasets)} datasets, {len(parsed.models)} models, "
                f"{len(parsed.experiments)} experiments")
 

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
 from reportgen.analyses.registry import register
+from reportgen.commentary import degenerate_warnings
 
 
 @register
@@ -19,8 +20,11 @@ class Accuracy(Analysis):
     def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
         ev = ctx.evaluation
         return AnalysisResult(
-            metrics={"accuracy": ev["accuracy"], "correct": ev["correct"], "total": ev["total"]},
+            metrics={"accuracy": ev["accuracy"], "correct": ev["correct"], "total": ev["total"],
+                     "degenerate": ev["degenerate"]},
             notes=[Msg("Test accuracy: {accuracy} ({correct} of {total} test images correct).",
                        {"accuracy": f"{ev['accuracy']:.2%}", "correct": ev["correct"],
-                        "total": ev["total"]})],
+                        "total": ev["total"]}),
+                   # A model that learned nothing is flagged where its accuracy is read.
+                   *degenerate_warnings({**ev, "classes": ctx.classes})],
         )

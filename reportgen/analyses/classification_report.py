@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Table
 from reportgen.analyses.registry import register
-from reportgen.commentary import best_worst_sentence, degenerate_warnings
+from reportgen.commentary import best_worst_sentence
 
 COLUMNS = [Msg("Class"), Msg("Precision"), Msg("Recall"), Msg("F1-score"), Msg("Support")]
 
@@ -31,7 +31,7 @@ class ClassificationReport(Analysis):
         rows.append([Msg("Weighted average"), *_cells(ev["weighted_avg"])])
         # One ranking and one degenerate check for the whole report (run/evaluate.py): the
         # Discussion names the same classes.
-        notes = degenerate_warnings({**ev, "classes": ctx.classes})
+        notes = []
         if ev["best_worst"] is not None:
             notes.append(best_worst_sentence(ev["best_worst"], supports=False))
         return AnalysisResult(

@@ -11,6 +11,7 @@ from reportgen.analyses.base import Analysis
 from reportgen.config.schema import AnalysisSpec
 
 _REGISTRY: dict[str, type[Analysis]] = {}
+_LOADED = False
 
 
 def register(cls: type[Analysis]) -> type[Analysis]:
@@ -21,14 +22,17 @@ def register(cls: type[Analysis]) -> type[Analysis]:
 
 
 def _load_all() -> None:
-    """Import every module of this package once, so their ``@register`` lines run."""
-    if _REGISTRY:
+    """Import every module of this package once, so their ``@register`` lines run (also when one
+    analysis module was imported directly before)."""
+    global _LOADED
+    if _LOADED:
         return
     import reportgen.analyses as package
 
     for info in pkgutil.iter_modules(package.__path__):
         if info.name not in {"base", "registry"} and not info.name.startswith("_"):
             importlib.import_module(f"{package.__name__}.{info.name}")
+    _LOADED = True
 
 
 def available() -> dict[str, type[Analysis]]:

@@ -1,6 +1,7 @@
-"""Manifest schema and loading."""
+"""Manifest schema and loading: a pure function of the TOML text (checks that need files, models or
+the analysis registry are in ``reportgen.checks``)."""
 
-from reportgen.config.load import check_files, load_manifest
+from reportgen.config.load import load_manifest
 from reportgen.config.schema import Manifest
 
-__all__ = ["Manifest", "check_files", "load_manifest"]
+__all__ = ["Manifest", "load_manifest"]

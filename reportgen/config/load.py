@@ -222,10 +222,3 @@ def load_manifest(path: str | Path) -> Manifest:
     if problems:
         raise ConfigError(str(path), problems)
     return manifest
-
-
-def check_files(manifest: Manifest, base_dir: Path) -> list[str]:
-    """Moved to :func:`reportgen.checks.check_manifest` (kept until cli.py imports it there)."""
-    from reportgen.checks import check_manifest
-
-    return check_manifest(manifest, base_dir)
