@@ -83,12 +83,17 @@ def test_cnn_two_blocks(shape):
     assert counts["total"] - counts["trainable"] == 2 * 2 * 4
 
 
-def test_cnn_large_map_uses_global_pooling_and_no_extras():
-    spec = CnnModel(name="c", kind="cnn", input_shape=(36, 36, 1),
+def test_cnn_head_gap_or_flatten_and_no_extras():
+    spec = CnnModel(name="c", kind="cnn", input_shape=(36, 36, 1), head="gap",
                     conv_blocks=[ConvBlock(filters=2)], dense=[], dropout=0.0)
     model = models.build_model(spec, 3, Path("."))
     names = [layer.name for layer in model.layers]
     assert "global_pool" in names and "flatten" not in names
+    assert model.get_layer("predictions").kernel.shape == (2, 3)
+    # The default flattens whatever the map size: 18×18×2 features.
+    flat = models.build_model(spec.model_copy(update={"head": "flatten"}), 3, Path("."))
+    assert flat.get_layer("predictions").kernel.shape == (18 * 18 * 2, 3)
+    assert CnnModel(name="d", kind="cnn").head == "flatten"
     assert not any(isinstance(layer, (keras.layers.Dropout, keras.layers.BatchNormalization))
                    for layer in model.layers)
     assert model.output_shape == (None, 3)
@@ -249,8 +254,11 @@ def test_weights_file_relative_to_base_dir(tmp_path, keras_home):
     wrong = tmp_path / "weights" / "wrong.h5"
     vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
     save_legacy_h5_weights(vgg, wrong)
-    with pytest.raises(ModelError, match="cannot build MobileNetV2"):
+    with pytest.raises(ModelError, match="holds keras.applications.VGG16 weights") as info:
         models.build_model(mobilenet_spec(weights_file=wrong), 4, tmp_path)
+    assert str(wrong) in str(info.value) and "not MobileNetV2's" in str(info.value)
+    assert models.check_model(mobilenet_spec(weights_file=wrong), tmp_path) == [
+        str(info.value).split(": ", 1)[1]]
 
 
 @pytest.mark.filterwarnings("ignore:`input_shape` is undefined or non-square")

