@@ -24,7 +24,6 @@ from reportgen.errors import DataError
 from reportgen.run import data
 from reportgen.run.data import check_dataset, dataset_classes, load_dataset
 
-
 # --------------------------------------------------------------------------- real image sources
 
 

@@ -14,7 +14,12 @@ import pytest
 from PIL import Image
 
 from reportgen.config.datasets import (
-    FERPLUS_CLASSES, RAFDB_CLASSES, Fer2013FolderDataset, FerPlusDataset, ImageFolderDataset, JaffeDataset,
+    FERPLUS_CLASSES,
+    RAFDB_CLASSES,
+    Fer2013FolderDataset,
+    FerPlusDataset,
+    ImageFolderDataset,
+    JaffeDataset,
     RafDbDataset,
 )
 from reportgen.errors import DataError
@@ -201,8 +206,8 @@ def test_rafdb_aligned_and_original(tmp_path, faces):
     assert d.test.y.tolist() == test_labels  # list order, labels 1–7 → 0–6
     assert Counter(d.val.y.tolist()) == {c: 1 for c in range(7)}
     # the explicit form and the original photos
-    explicit = RafDbDataset(kind="rafdb", name="raf", labels_file=Path("raf/EmoLabel/list_patition_label.txt"),
-                            images_dir=Path("raf/Image/aligned"))
+    explicit = RafDbDataset(kind="rafdb", name="raf", images_dir=Path("raf/Image/aligned"),
+                            labels_file=Path("raf/EmoLabel/list_patition_label.txt"))
     assert np.array_equal(load_dataset(explicit, (48, 48), 1, 0, tmp_path).test.x, d.test.x)
     original = RafDbDataset(kind="rafdb", name="raf", path=Path("raf"), aligned=False)
     problems = check_dataset(original, tmp_path)
@@ -221,7 +226,8 @@ def test_rafdb_aligned_and_original(tmp_path, faces):
 def test_jaffe_names_and_palette_tiff(tmp_path, faces):
     root = tmp_path / "jaffe"
     codes = ["AN", "DI", "FE", "HA", "NE", "SA", "SU"]
-    big = np.stack([np.asarray(Image.fromarray(f).resize((256, 256), Image.Resampling.BICUBIC)) for f in faces[:70]])
+    big = np.stack([np.asarray(Image.fromarray(f).resize((256, 256), Image.Resampling.BICUBIC))
+                    for f in faces[:70]])
     names = []
     for k in range(70):
         subject = ["KA", "KL", "KM", "KR", "MK", "NA", "NM", "TM", "UY", "YM"][k % 10]
@@ -235,7 +241,7 @@ def test_jaffe_names_and_palette_tiff(tmp_path, faces):
     (root / "README").write_text("not an image")
     spec = JaffeDataset(kind="jaffe", name="jaffe", path=Path("jaffe"))
     assert check_dataset(spec, tmp_path) == []
-    assert dataset_classes(spec, tmp_path) == ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+    assert dataset_classes(spec, tmp_path) == FER_FOLDERS  # JAFFE's codes, alphabetical
     d = load_dataset(spec, (64, 64), 1, 0, tmp_path)
     assert sum(map(len, (d.train, d.val, d.test))) == 70 and d.skipped == []
     all_y = np.concatenate([d.train.y, d.val.y, d.test.y])
@@ -267,7 +273,8 @@ def test_image_folder_labels_from_pattern_and_list_file(tmp_path, faces):
     assert check_dataset(spec, tmp_path) == []
     assert dataset_classes(spec, tmp_path) == ["surprise", "angry", "happy"]  # map value order
     d = load_dataset(spec, (48, 48), 1, 0, tmp_path)
-    every = {tuple(img.ravel()): int(lab) for part in (d.train, d.val, d.test) for img, lab in zip(part.x, part.y)}
+    every = {tuple(img.ravel()): int(lab)
+             for part in (d.train, d.val, d.test) for img, lab in zip(part.x, part.y)}
     for k in range(30):
         assert every[tuple(faces[k].ravel())] == ["surprise", "angry", "happy"].index(codes[order[k % 3]])
     ordered = spec.model_copy(update={"classes": ["angry", "happy", "surprise"]})

@@ -53,7 +53,8 @@ def _spec(stream, **layout) -> ImageFolderDataset:
     return ImageFolderDataset(kind="image_folder", name="digits_png", stream=stream, **layout)
 
 
-LAYOUTS = {"one folder": {"path": "pool"}, "train and test folders": {"train_dir": "train", "test_dir": "test"}}
+LAYOUTS = {"one folder": {"path": "pool"},
+           "train and test folders": {"train_dir": "train", "test_dir": "test"}}
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))

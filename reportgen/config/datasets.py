@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -277,7 +277,7 @@ class ImagesDataset(DatasetBase):
 
 
 DatasetSpec = Annotated[
-    Union[DigitsDataset, Fer2013CsvDataset, Fer2013FolderDataset, FerPlusDataset, ImageFolderDataset,
-          JaffeDataset, NpzDataset, RafDbDataset, ImagesDataset],
+    DigitsDataset | Fer2013CsvDataset | Fer2013FolderDataset | FerPlusDataset | ImageFolderDataset
+    | JaffeDataset | NpzDataset | RafDbDataset | ImagesDataset,
     Field(discriminator="kind"),
 ]

@@ -9,16 +9,39 @@ cache that makes one decode per dataset per build.
 """
 
 from reportgen.run.data import (  # noqa: F401 - register kinds
-    digits, fer2013_csv, fer2013_folder, ferplus, image_folder, images, jaffe, npz, rafdb,
+    digits,
+    fer2013_csv,
+    fer2013_folder,
+    ferplus,
+    image_folder,
+    images,
+    jaffe,
+    npz,
+    rafdb,
 )
 from reportgen.run.data.base import (
-    CHECKERS, CLASS_LISTERS, LOADERS, ImageSet, LoadedData, RawData, RawPart, SourceImage,
-    register_check, register_classes, register_loader, register_splits, resolve_path,
+    CHECKERS,
+    CLASS_LISTERS,
+    LOADERS,
+    ImageSet,
+    LoadedData,
+    RawData,
+    RawPart,
+    SourceImage,
+    register_check,
+    register_classes,
+    register_loader,
+    register_splits,
+    resolve_path,
 )
 from reportgen.run.data.decode import RESIZE_FILTERS, convert_images, decode_files, decode_image, resize_image
 from reportgen.run.data.folders import IMAGE_EXTENSIONS
 from reportgen.run.data.load import (
-    available_memory_bytes, check_dataset, dataset_classes, dataset_splits, load_dataset,
+    available_memory_bytes,
+    check_dataset,
+    dataset_classes,
+    dataset_splits,
+    load_dataset,
 )
 from reportgen.run.data.memo import clear as clear_memo
 from reportgen.run.data.memo import data_paths

@@ -246,3 +246,18 @@ def resolve_path(base_dir: Path, path: Path | str) -> Path:
 def shape_text(height: int, width: int, channels: int | None) -> str:
     kind = {1: "gray", 3: "RGB", 4: "RGBA", 2: "gray+alpha"}.get(channels or 1, f"{channels}-channel")
     return f"{height}×{width} {kind}"
+
+
+def available_memory_bytes() -> int | None:
+    """Memory available to new allocations (Linux MemAvailable), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -120,6 +120,10 @@ def convert_images(x: np.ndarray, size: tuple[int, int], channels: int,
     return np.ascontiguousarray(x, dtype=np.uint8)
 
 
+_NO_EXIF_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "PPM"})
+"""Formats whose EXIF (orientation) Pillow exposes only as ``info["exif"]``."""
+
+
 def open_image(path: Path, mode: str) -> Any:
     """Decode one image file with Pillow into a loaded PIL image of ``mode`` ("L" or "RGB").
 
@@ -133,10 +137,12 @@ def open_image(path: Path, mode: str) -> Any:
         with Image.open(path) as opened:
             opened.load()
             img = opened
-            try:
-                img = ImageOps.exif_transpose(opened)
-            except Exception:  # noqa: BLE001 - broken EXIF: keep the pixels as stored
-                img = opened
+            # Reading EXIF costs more than decoding a small JPEG: only where it can be.
+            if opened.format not in _NO_EXIF_FORMATS or "exif" in opened.info:
+                try:
+                    img = ImageOps.exif_transpose(opened)
+                except Exception:  # noqa: BLE001 - broken EXIF: keep the pixels as stored
+                    img = opened
             if img.mode in ("I", "F") or img.mode.startswith("I;16"):
                 arr = np.asarray(img, dtype=np.float64)
                 top = float(arr.max()) if arr.size else 0.0

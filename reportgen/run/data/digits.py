@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 
 from reportgen.errors import DataError
-from reportgen.run.data.base import RawData, RawPart, register_check, register_classes, register_loader, shape_text
+from reportgen.run.data.base import (
+    RawData,
+    RawPart,
+    register_check,
+    register_classes,
+    register_loader,
+    shape_text,
+)
 
 
 def _digit_labels(spec: Any) -> list[int]:

@@ -13,7 +13,15 @@ import numpy as np
 from reportgen.config.datasets import FER2013_CLASSES
 from reportgen.errors import DataError
 from reportgen.progress import track
-from reportgen.run.data.base import RawData, RawPart, register_check, register_classes, register_loader, resolve_path, shape_text
+from reportgen.run.data.base import (
+    RawData,
+    RawPart,
+    register_check,
+    register_classes,
+    register_loader,
+    resolve_path,
+    shape_text,
+)
 
 FER2013_COLUMNS = ("emotion", "pixels", "Usage")
 FER2013_SIDE = 48

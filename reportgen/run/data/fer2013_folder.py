@@ -17,7 +17,13 @@ import numpy as np
 
 from reportgen.errors import DataError
 from reportgen.run.data.base import (
-    RawData, RawPart, register_check, register_classes, register_loader, register_splits, resolve_path,
+    RawData,
+    RawPart,
+    register_check,
+    register_classes,
+    register_loader,
+    register_splits,
+    resolve_path,
 )
 from reportgen.run.data.folders import class_subfolders
 from reportgen.run.data.image_folder import scan_class_folders
@@ -30,11 +36,14 @@ def _roots(spec: Any, base_dir: Path) -> dict[str, Path]:
     return {name: root / name for name in FOLDERS if (root / name).is_dir()}
 
 
-def _scan(spec: Any, base_dir: Path) -> tuple[list[str], list[str], dict[str, tuple[Path, list[Path], np.ndarray]]]:
+Scanned = dict[str, tuple[Path, list[Path], np.ndarray]]
+
+
+def _scan(spec: Any, base_dir: Path) -> tuple[list[str], list[str], Scanned]:
     """(problems, classes, {folder: (root, files, labels)})."""
     root = resolve_path(base_dir, spec.path)
     if not root.is_dir():
-        return [f"path: folder not found: {root}" if not root.exists() else f"path: not a folder: {root}"], [], {}
+        return [_missing(root)], [], {}
     roots = _roots(spec, base_dir)
     if "test" not in roots:
         return [f"path: {root} has no test/ folder; expected train/ and test/ with one sub-folder "
@@ -53,6 +62,10 @@ def _scan(spec: Any, base_dir: Path) -> tuple[list[str], list[str], dict[str, tu
         paths = [p for c in found for p in files[c]]
         scanned[name] = (folder, paths, np.asarray([index[c] for c in found for _ in files[c]], np.int64))
     return problems, classes or [], scanned
+
+
+def _missing(root: Path) -> str:
+    return f"path: folder not found: {root}" if not root.exists() else f"path: not a folder: {root}"
 
 
 @register_classes("fer2013_folder")

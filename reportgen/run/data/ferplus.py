@@ -20,7 +20,13 @@ import numpy as np
 from reportgen.config.datasets import FERPLUS_CLASSES
 from reportgen.errors import DataError
 from reportgen.run.data.base import (
-    RawData, RawPart, register_check, register_classes, register_loader, resolve_path, shape_text,
+    RawData,
+    RawPart,
+    register_check,
+    register_classes,
+    register_loader,
+    resolve_path,
+    shape_text,
 )
 from reportgen.run.data.fer2013_csv import FER2013_SIDE, _fer_header_problem, read_fer_rows, usage_parts
 

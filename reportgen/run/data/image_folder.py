@@ -10,7 +10,13 @@ import numpy as np
 
 from reportgen.errors import DataError
 from reportgen.run.data.base import (
-    RawData, RawPart, register_check, register_classes, register_loader, register_splits, resolve_path,
+    RawData,
+    RawPart,
+    register_check,
+    register_classes,
+    register_loader,
+    register_splits,
+    resolve_path,
 )
 from reportgen.run.data.folders import IMAGE_EXTENSIONS, class_subfolders, image_files
 from reportgen.run.data.select import LabelProblem, labelled_folder, select_files

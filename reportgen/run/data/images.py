@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reportgen.errors import DataError
-from reportgen.run.data.base import RawData, RawPart, SourceImage, register_check, register_classes, register_loader, resolve_path
+from reportgen.run.data.base import (
+    RawData,
+    RawPart,
+    SourceImage,
+    register_check,
+    register_classes,
+    register_loader,
+    resolve_path,
+)
 from reportgen.run.data.decode import open_image
 from reportgen.run.data.folders import IMAGE_EXTENSIONS, image_files
 

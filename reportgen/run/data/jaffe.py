@@ -9,7 +9,14 @@ from typing import Any
 
 from reportgen.config.datasets import JAFFE_CODES
 from reportgen.errors import DataError
-from reportgen.run.data.base import RawData, RawPart, register_check, register_classes, register_loader, resolve_path
+from reportgen.run.data.base import (
+    RawData,
+    RawPart,
+    register_check,
+    register_classes,
+    register_loader,
+    resolve_path,
+)
 from reportgen.run.data.folders import image_files
 from reportgen.run.data.select import LabelProblem, class_labels, pattern_values, select_files
 
@@ -20,7 +27,7 @@ JAFFE_PATTERN = r"^[A-Za-z]+\.([A-Z]{2})\d*\."
 def _scan(spec: Any, base_dir: Path) -> tuple[list[str], list[str], list[Path], Any]:
     root = resolve_path(base_dir, spec.path)
     if not root.is_dir():
-        return [f"path: folder not found: {root}" if not root.exists() else f"path: not a folder: {root}"], [], [], None
+        return [_missing(root)], [], [], None
     files = select_files(spec, image_files(root))
     if not files:
         return [f"path: no image files in {root}"], [], [], None
@@ -31,6 +38,10 @@ def _scan(spec: Any, base_dir: Path) -> tuple[list[str], list[str], list[Path], 
         hint = " (JAFFE names look like KA.AN1.39.tiff)"
         return [str(exc).replace("path.map", "path") + hint], [], [], None
     return [], classes, files, y
+
+
+def _missing(root: Path) -> str:
+    return f"path: folder not found: {root}" if not root.exists() else f"path: not a folder: {root}"
 
 
 @register_classes("jaffe")

@@ -10,18 +10,25 @@ validate`` stays fast.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from reportgen.errors import DataError
-from reportgen.run.data import memo
 from reportgen.run.data.base import (
-    CHECKERS, CLASS_LISTERS, LOADERS, SPLIT_LISTERS, LoadedData, RawData, RawPart, registered,
+    CHECKERS,
+    CLASS_LISTERS,
+    LOADERS,
+    SPLIT_LISTERS,
+    LoadedData,
+    RawData,
+    RawPart,
+    available_memory_bytes,
+    registered,
 )
 from reportgen.run.data.decode import decode_image  # noqa: F401 - tests patch it to prove nothing decodes
+from reportgen.run.data.memo import lookup, memo_key, store
 from reportgen.run.data.parts import PartDecoder
 from reportgen.run.data.split import allocate, split_indices, stratified_pick
 
@@ -78,8 +85,8 @@ def load_dataset(
         raise ValueError(f"splits must be a non-empty subset of {ALL_SPLITS}, got {splits}")
     size = (height, width)
     seed = int(seed) % (2**32)
-    key = memo.memo_key(spec, size, channels, seed, Path(base_dir))
-    found = memo.lookup(key, wanted)
+    key = memo_key(spec, size, channels, seed, Path(base_dir))
+    found = lookup(key, wanted)
     if found is not None:
         return found
     from reportgen.run.data.crops_glue import cropper_for
@@ -87,8 +94,8 @@ def load_dataset(
     decoder = PartDecoder(spec, size, channels, [], cropper_for(spec, cache_dir))
     raw = registered(LOADERS, spec)(spec, Path(base_dir))
     if not raw.labelled:
-        return memo.store(key, wanted, _load_unlabelled(spec, raw, decoder))
-    return memo.store(key, wanted, _load_labelled(spec, raw, decoder, seed, wanted))
+        return store(key, wanted, _load_unlabelled(spec, raw, decoder))
+    return store(key, wanted, _load_labelled(spec, raw, decoder, seed, wanted))
 
 
 def _load_labelled(spec: Any, raw: RawData, decoder: PartDecoder, seed: int,
@@ -190,21 +197,6 @@ def _check_label_range(spec: Any, y: np.ndarray, n_classes: int) -> None:
 STREAM_MEMORY_SHARE = 0.25
 """``stream = "auto"`` streams training images that would fill more than this share of the
 memory available when the dataset is loaded."""
-
-
-def available_memory_bytes() -> int | None:
-    """Memory available to new allocations (Linux MemAvailable), or None when unknown."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _streams(spec: Any, part: RawPart, decoder: PartDecoder) -> bool:

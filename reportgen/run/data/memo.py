@@ -18,7 +18,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from reportgen.run.data.base import ImageSet, LoadedData, resolve_path
+from reportgen.run.data.base import ImageSet, LoadedData, available_memory_bytes, resolve_path
 
 MEMORY_SHARE = 0.25
 """Cached datasets may take at most this share of the memory available (at least MIN_BUDGET)."""
@@ -119,7 +119,5 @@ def _nbytes(data: LoadedData) -> int:
 
 
 def _budget() -> int:
-    from reportgen.run.data.load import available_memory_bytes
-
     available = available_memory_bytes()
     return max(MIN_BUDGET, int(MEMORY_SHARE * available)) if available else MIN_BUDGET

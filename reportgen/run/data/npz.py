@@ -10,8 +10,15 @@ from typing import Any
 import numpy as np
 
 from reportgen.errors import DataError
-from reportgen.run.data.base import RawData, RawPart, register_check, register_classes, register_loader, resolve_path, shape_text
-
+from reportgen.run.data.base import (
+    RawData,
+    RawPart,
+    register_check,
+    register_classes,
+    register_loader,
+    resolve_path,
+    shape_text,
+)
 
 NPZ_REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 

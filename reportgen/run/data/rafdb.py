@@ -17,7 +17,12 @@ import numpy as np
 from reportgen.config.datasets import RAFDB_CLASSES
 from reportgen.errors import DataError
 from reportgen.run.data.base import (
-    RawData, RawPart, register_check, register_classes, register_loader, resolve_path,
+    RawData,
+    RawPart,
+    register_check,
+    register_classes,
+    register_loader,
+    resolve_path,
 )
 from reportgen.run.data.select import LabelProblem, read_list_file, select_files
 
@@ -108,7 +113,8 @@ def _load(spec: Any, base_dir: Path) -> RawData:
     return RawData(
         classes=classes,
         description=f"RAF-DB basic {images} ({kind}): {counts} images in {len(classes)} classes",
-        train=RawPart(y=parts["train"][1], files=parts["train"][0], root=images) if "train" in parts else None,
+        train=(RawPart(y=parts["train"][1], files=parts["train"][0], root=images)
+               if "train" in parts else None),
         test=RawPart(y=parts["test"][1], files=parts["test"][0], root=images),
         split=spec.split,
     )
