@@ -7,10 +7,10 @@ languages (Chinese drawn with the CJK font from :mod:`reportgen.fonts`).
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -199,11 +199,35 @@ def _draw_panel(ax, panel: Panel) -> None:
         ax.set_title(panel.title, fontsize=7)
 
 
-def image_grid(rows: list[list[Panel]], path: Path, *, column_titles: Sequence[str] = (),
-               row_titles: Sequence[str] = (), cell_inches: float = 1.55) -> Path:
-    """A grid of image panels (rows × columns); empty trailing cells are left blank."""
+# Print geometry (templates/style.css): A4 minus the @page margins, and the largest height a
+# figure's image may take there, leaving room for its heading and caption on the same page.
+PAGE_BODY_MM = (210.0 - 2 * 16.0, 297.0 - 2 * 20.0)
+FIGURE_MAX_HEIGHT_MM = 200.0  # = the print max-height of figure images in style.css
+NARROW_SHARE = 0.7  # figures that are not ``wide`` take at most 70% of the body width
+_CSS_PX_PER_INCH = 96.0  # an image without a width is laid out at 96 px per inch
+
+
+def printed_size_mm(pixels: tuple[int, int], wide: bool = True) -> tuple[float, float]:
+    """(width, height) in mm a PNG of ``pixels`` (width, height) takes on the printed page:
+    its natural size at 96 px/in, shrunk to the body width (70% of it unless ``wide``)."""
+    width_px, height_px = pixels
+    natural = width_px / _CSS_PX_PER_INCH * 25.4
+    width = min(natural, PAGE_BODY_MM[0] * (1.0 if wide else NARROW_SHARE))
+    return width, height_px * width / width_px
+
+
+@dataclass
+class GridPart:
+    """One image of a grid split across pages: its file and which rows of the grid it holds."""
+
+    path: Path
+    rows: range
+
+
+def _draw_grid(rows: list[list[Panel]], path: Path, column_titles: Sequence[str],
+               row_titles: Sequence[str], cell_inches: float, n_cols: int) -> Path:
     plt = _pyplot()
-    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    n_rows = len(rows)
     fig, axes = plt.subplots(n_rows, n_cols, squeeze=False,
                              figsize=(cell_inches * n_cols + (0.5 if row_titles else 0),
                                       cell_inches * n_rows + (0.35 if column_titles else 0)))
@@ -224,22 +248,103 @@ def image_grid(rows: list[list[Panel]], path: Path, *, column_titles: Sequence[s
     return _save(fig, path)
 
 
-def face_boxes(image: np.ndarray, faces: Sequence, labels: Sequence[str], path: Path) -> Path:
-    """A photo with each detected face's box, landmarks and a label (e.g. the predicted class)."""
+def _rows_per_part(n_cols: int, cell_inches: float, extra_width: float, header: float,
+                   wide: bool) -> int:
+    """How many grid rows fit under FIGURE_MAX_HEIGHT_MM at the width the figure is printed."""
+    width_in = cell_inches * n_cols + extra_width
+    width_mm, _ = printed_size_mm((round(width_in * DPI), 1), wide)
+    mm_per_inch = width_mm / width_in  # figure inches → printed mm
+    return max(1, int((FIGURE_MAX_HEIGHT_MM / mm_per_inch - header) // cell_inches))
+
+
+def _chunks(sizes: Sequence[int], limit: int) -> list[range]:
+    """Consecutive row ranges of at most ``limit`` rows; a group of rows (``sizes``) is kept in
+    one part when it fits. Without groups (all size 1) the parts get near-equal row counts."""
+    total = sum(sizes)
+    if all(s == 1 for s in sizes):
+        parts = -(-total // limit)
+        bounds = [round(k * total / parts) for k in range(parts + 1)]
+        return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+    chunks, start, end = [], 0, 0
+    for size in sizes:
+        if end > start and end - start + size > limit:
+            chunks.append(range(start, end))
+            start = end
+        end += size
+        while end - start > limit:  # a group taller than a page is cut between its rows
+            chunks.append(range(start, start + limit))
+            start += limit
+    if end > start:
+        chunks.append(range(start, end))
+    return chunks
+
+
+def image_grid(rows: list[list[Panel]], path: Path, *, column_titles: Sequence[str] = (),
+               row_titles: Sequence[str] = (), cell_inches: float = 1.55) -> Path:
+    """A grid of image panels (rows × columns; empty trailing cells are left blank) as one image,
+    for grids whose height is bounded (square filter grids, example strips); the print
+    stylesheet shrinks it to the page if it were taller. Grids that grow with a parameter
+    (one row per image) use :func:`grid_parts`."""
+    n_cols = max(len(r) for r in rows)
+    return _draw_grid(rows, path, column_titles, row_titles, cell_inches, n_cols)
+
+
+def grid_parts(rows: list[list[Panel]], path: Path, *, column_titles: Sequence[str] = (),
+               row_titles: Sequence[str] = (), cell_inches: float = 1.55, wide: bool = True,
+               groups: Sequence[int] = ()) -> list[GridPart]:
+    """A grid of image panels drawn as as many images as it takes for none to be taller than
+    a printed page allows (FIGURE_MAX_HEIGHT_MM at the width it is printed, ``wide`` or not):
+    no row is ever cut off by a page end. The first part is ``path``, later ones
+    ``<stem>.part2.png``…; column titles are repeated on every part. ``groups``: sizes of
+    runs of rows to keep in one part when they fit (e.g. the rows of one image)."""
+    from PIL import Image
+
+    n_cols = max(len(r) for r in rows)
+    header = 0.35 if column_titles else 0.0
+    limit = _rows_per_part(n_cols, cell_inches, 0.5 if row_titles else 0.0, header, wide)
+    sizes = list(groups) if groups and sum(groups) == len(rows) else [1] * len(rows)
+    pending, parts = _chunks(sizes, limit), []
+    while pending:
+        span = pending.pop(0)
+        part = path if not parts else path.with_name(f"{path.stem}.part{len(parts) + 1}{path.suffix}")
+        _draw_grid(rows[span.start:span.stop], part, column_titles, list(row_titles)[span.start:span.stop],
+                   cell_inches, n_cols)
+        with Image.open(part) as image:
+            too_tall = printed_size_mm(image.size, wide)[1] > FIGURE_MAX_HEIGHT_MM
+        if too_tall and len(span) > 1:  # the estimate missed (long titles): halve and redraw
+            half = span.start + len(span) // 2
+            pending[:0] = [range(span.start, half), range(half, span.stop)]
+            continue
+        parts.append(GridPart(part, span))
+    for stale in path.parent.glob(f"{path.stem}.part*{path.suffix}"):  # parts of an earlier build
+        if stale not in {p.path for p in parts}:
+            stale.unlink()
+    return parts
+
+
+def face_boxes(image: np.ndarray, faces: Sequence, labels: Sequence[str], path: Path, *,
+               numbers: Sequence[int] = ()) -> Path:
+    """A photo with each detected face's box, landmarks, its number (``numbers``, by default
+    1, 2, 3… in the order of ``faces``; the crops' figures are titled with the same) and a
+    label (e.g. the predicted class)."""
     plt = _pyplot()
     from matplotlib.patches import Rectangle
 
     height, width = image.shape[:2]
-    fig, ax = plt.subplots(figsize=(4.2, 4.2 * height / width))
+    # A portrait photo is drawn narrower so that, printed, it is not taller than a page allows.
+    inches = min(4.2, 0.95 * FIGURE_MAX_HEIGHT_MM / 25.4 * width / height * _CSS_PX_PER_INCH / DPI)
+    fig, ax = plt.subplots(figsize=(inches, inches * height / width))
     img, cmap = _display(image)
     ax.imshow(img, cmap=cmap)
     ax.set_axis_off()
-    for face, label in zip(faces, labels):
+    for face, label, number in zip(faces, labels, numbers or range(1, len(faces) + 1)):
         x, y, w, h = face.box
         ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="lime", linewidth=1.6))
         for px, py in face.keypoints.values():
             ax.plot(px, py, "o", markersize=2.5, color="yellow")
-        ax.text(x, max(y - 4, 0), label, color="black", fontsize=7, va="bottom",
+        escaped = label.replace("$", r"\$")  # a "$" in a class name would start mathtext
+        text = rf"$\bf{{{number}}}$  {escaped}".rstrip()  # the number in bold
+        ax.text(x, max(y - 4, 0), text, color="black", fontsize=7, va="bottom",
                 bbox={"facecolor": "lime", "alpha": 0.85, "pad": 1.5, "edgecolor": "none"})
     fig.tight_layout(pad=0.2)
     return _save(fig, path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen import figures
+from reportgen.analyses._examples import face_numbers
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
 from reportgen.analyses.registry import register
 
@@ -38,18 +39,22 @@ class FacePanel(Analysis):
         for index, (source, face) in enumerate(zip(ctx.data.source_index, ctx.data.face_index)):
             image_of[(int(source), int(face))] = index
         for s, source in enumerate(sources):
-            labels, faces = [], []
+            labels, faces, numbers = [], [], face_numbers(source.faces)
             for f, face in enumerate(source.faces):
                 index = image_of.get((s, f))
                 predicted = "" if index is None else \
                     f"{ctx.classes[ctx.y_pred[index]]} {ctx.test_probabilities[index, ctx.y_pred[index]]:.2f}"
                 labels.append(predicted)
-                faces.append({"box": [int(v) for v in face.box], "confidence": float(face.confidence),
-                              "predicted": predicted})
-            path = figures.face_boxes(source.image, source.faces, labels, ctx.figure_path(f"faces_{s}"))
-            result.metrics["photos"].append({"name": source.name, "faces": faces})
+                faces.append({"number": numbers[f], "box": [int(v) for v in face.box],
+                              "confidence": float(face.confidence), "predicted": predicted})
+            path = figures.face_boxes(source.image, source.faces, labels, ctx.figure_path(f"faces_{s}"),
+                                      numbers=numbers)
+            result.metrics["photos"].append({"name": source.name,
+                                             "faces": sorted(faces, key=lambda face: face["number"])})
             result.figures.append(Figure(path, Msg("Photo {name}: {count} face(s) detected by MTCNN "
-                                                   "(box and five landmarks), each labelled with the "
-                                                   "model's most probable class for its crop.",
+                                                   "(box and five landmarks), numbered in reading order "
+                                                   "(the crops in the other figures are titled with the "
+                                                   "same numbers) and labelled with the model's most "
+                                                   "probable class for its crop.",
                                                    {"name": source.name, "count": len(source.faces)})))
         return result

@@ -12,11 +12,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen import figures
-from reportgen.analyses._examples import one_per_class
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses._examples import face_of, image_name, one_per_class
+from reportgen.analyses._figure_parts import grid_figures, parts_metrics
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
-
 
 COLUMNS = 4
 
@@ -49,7 +49,7 @@ class Lime(Analysis):
         def predict_pixels(batch: np.ndarray) -> np.ndarray:
             return predict(ctx.preprocess(batch))
 
-        grid, records, seconds = [], [], []
+        grid, groups, records, seconds = [], [], [], []
         for i in one_per_class(ctx, params.examples):
             order = np.argsort(-ctx.test_probabilities[i], kind="stable")[: params.max_classes]
             start = time.perf_counter()
@@ -57,27 +57,29 @@ class Lime(Analysis):
                                   num_samples=params.num_samples, num_features=params.num_features,
                                   seed=ctx.seed)
             seconds.append(time.perf_counter() - start)
-            row = [Panel(ctx.images[i], title=ctx.label("Input"), segments=result.segments)]
+            first = image_name(ctx, i) if face_of(ctx, i) else ctx.label("Input")
+            row = [Panel(ctx.images[i], title=first, segments=result.segments)]
             row += [Panel(ctx.images[i], result.masks[int(c)], "mask",
                           title=f"{ctx.classes[c]} {ctx.test_probabilities[i, c]:.2f}") for c in order]
             # At most COLUMNS panels a row: 8 (input + 7 classes) in one row are unreadably small.
             grid += [row[k:k + COLUMNS] for k in range(0, len(row), COLUMNS)]
+            groups.append(-(-len(row) // COLUMNS))  # an image's rows stay on one page when they fit
             records.append({"index": int(i), "segments": int(result.num_segments),
                             "classes": {ctx.classes[c]: {"top": [[int(s), float(w)] for s, w in
                                                                  result.weights[int(c)][:params.num_features]],
                                                          "r2": float(result.score[int(c)])}
                                         for c in order}})
-        path = figures.image_grid(grid, ctx.figure_path("lime"))
+        parts = figures.grid_parts(grid, ctx.figure_path("lime"), groups=groups)
         return AnalysisResult(
             metrics={"examples": records, "num_samples": params.num_samples,
-                     "seconds_per_image": float(np.mean(seconds))},
+                     "seconds_per_image": float(np.mean(seconds)), "figure_rows": parts_metrics(parts)},
             notes=[Msg("{samples} perturbed samples per image, about {segments} superpixels each; "
                        "{seconds} s per image.",
                        {"samples": params.num_samples,
                         "segments": int(np.mean([r["segments"] for r in records])),
                         "seconds": f"{np.mean(seconds):.2f}"})],
-            figures=[Figure(path, Msg("LIME for {experiment}: for each image, the first panel shows the "
-                                      "superpixels, then one explanation per class (probability in the "
-                                      "title): green superpixels raise that class, red ones lower it.",
-                                      {"experiment": ctx.experiment}), wide=True)],
+            figures=grid_figures(parts, Msg("LIME for {experiment}: for each image, the first panel shows "
+                                            "the superpixels, then one explanation per class (probability "
+                                            "in the title): green superpixels raise that class, red ones "
+                                            "lower it.", {"experiment": ctx.experiment})),
         )

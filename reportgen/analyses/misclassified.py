@@ -6,7 +6,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen import figures
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses._figure_parts import grid_figures, parts_metrics
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
 from reportgen.analyses.gradcam import probe_for
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
@@ -56,11 +57,12 @@ class Misclassified(Analysis):
                 row += [Panel(ctx.images[i], title=title), Panel(ctx.images[i], cam[k], title="Grad-CAM")]
                 k += 1
             grid.append(row)
-        path = figures.image_grid(grid, ctx.figure_path("misclassified"))
+        parts = figures.grid_parts(grid, ctx.figure_path("misclassified"))
         return AnalysisResult(
-            metrics={"examples": examples},
-            figures=[Figure(path, Msg("Misclassified test images of {experiment} from the most-confused "
-                                      "pairs, one pair per row: each image is titled true class → "
-                                      "predicted class (probability), followed by the Grad-CAM of the "
-                                      "predicted class.", {"experiment": ctx.experiment}), wide=True)],
+            metrics={"examples": examples, "figure_rows": parts_metrics(parts)},
+            figures=grid_figures(parts, Msg("Misclassified test images of {experiment} from the "
+                                            "most-confused pairs, one pair per row: each image is titled "
+                                            "true class → predicted class (probability), followed by the "
+                                            "Grad-CAM of the predicted class.",
+                                            {"experiment": ctx.experiment})),
         )

@@ -6,8 +6,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen import figures
-from reportgen.analyses._examples import one_per_class
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses._examples import face_of, image_name, one_per_class
+from reportgen.analyses._figure_parts import grid_figures, parts_metrics
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
 from reportgen.analyses.gradcam import probe_for, sanity_correlation, sanity_note
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
@@ -44,17 +45,17 @@ class TopK(Analysis):
         cams = cams.reshape(len(indices), k, *cams.shape[1:])
         grid, records = [], []
         for n, i in enumerate(indices):
-            first = f"{ctx.label('True class')}: {ctx.classes[ctx.y_true[i]]}" if ctx.labelled else f"#{i}"
+            first = f"{ctx.label('True class')}: {ctx.classes[ctx.y_true[i]]}" if ctx.labelled \
+                else image_name(ctx, i)
             row = [Panel(ctx.images[i], title=first)]
             for r, c in enumerate(ranked[n]):
                 row.append(Panel(ctx.images[i], cams[n, r], title=f"{r + 1}. {ctx.classes[c]} "
                                                                   f"{probabilities[n, c]:.2f}"))
             grid.append(row)
-            records.append({"index": int(i), "top": [{"class": ctx.classes[c], "probability":
-                                                      float(probabilities[n, c])} for c in ranked[n]]})
-        path = figures.image_grid(grid, ctx.figure_path("top_k"),
-                                  column_titles=[ctx.label("Input")])
-        metrics: dict = {"k": k, "images": records}
+            top = [{"class": ctx.classes[c], "probability": float(probabilities[n, c])} for c in ranked[n]]
+            records.append({"index": int(i), **face_of(ctx, i), "top": top})
+        parts = figures.grid_parts(grid, ctx.figure_path("top_k"), column_titles=[ctx.label("Input")])
+        metrics: dict = {"k": k, "images": records, "figure_rows": parts_metrics(parts)}
         notes = []
         face_mass = _face_mass(ctx, indices, cams[:, 0])
         if face_mass is not None:
@@ -66,9 +67,9 @@ class TopK(Analysis):
             notes.append(sanity_note(rho))
         return AnalysisResult(
             metrics=metrics, notes=notes,
-            figures=[Figure(path, Msg("The {k} most probable classes of each image ({experiment}) with "
-                                      "their probabilities; each heat map is the Grad-CAM of that "
-                                      "class.", {"k": k, "experiment": ctx.experiment}), wide=True)],
+            figures=grid_figures(parts, Msg("The {k} most probable classes of each image ({experiment}) "
+                                            "with their probabilities; each heat map is the Grad-CAM of "
+                                            "that class.", {"k": k, "experiment": ctx.experiment})),
         )
 
 
@@ -86,7 +87,8 @@ def _face_mass(ctx: AnalysisContext, indices: np.ndarray, cams: np.ndarray) -> d
         source = data.sources[int(data.source_index[i])]
         x0, y0, x1, y1 = source.face_box_in_crop(int(data.face_index[i]))
         mask = np.zeros((height, width), bool)
-        mask[int(round(y0 * height)):int(round(y1 * height)), int(round(x0 * width)):int(round(x1 * width))] = True
+        rows = slice(int(round(y0 * height)), int(round(y1 * height)))
+        mask[rows, int(round(x0 * width)):int(round(x1 * width))] = True
         shares.append(float(region_mass(cam, mask)[0]))
         areas.append(float(mask.mean()))
     return {"mean_share": float(np.mean(shares)), "mean_box_area": float(np.mean(areas)),
