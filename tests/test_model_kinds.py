@@ -345,3 +345,11 @@ def test_python_builder_that_returns_no_model_or_fails(tmp_path):
         models.build_model(spec.model_copy(update={"builder": "my_models.py:broken"}), 3, tmp_path)
     with pytest.raises(ValidationError, match="builder"):
         PythonModel(name="p", kind="python", builder="my_models:build")
+
+
+def test_which_models_are_evaluable_as_loaded():
+    assert FileModel(name="f", kind="file", path="m.keras").evaluable_as_loaded
+    assert app("VGG16", include_top=True).evaluable_as_loaded
+    assert not app("VGG16", include_top=True, weights="none").evaluable_as_loaded
+    assert not app("VGG16").evaluable_as_loaded
+    assert not PythonModel(name="p", kind="python", builder="m.py:f").evaluable_as_loaded

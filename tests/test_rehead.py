@@ -97,3 +97,18 @@ def test_parent_without_a_feature_layer_is_a_problem(build, fragment):
     assert transfer_problems(model, ["a", "b", "c"], ["a", "b", "c"]) == []  # no new head needed
     with pytest.raises(ModelError, match="init_from"):
         rehead(model, ["a", "b", "c"], ["a", "b"], seed=0)
+
+
+def test_parent_transfer_problems_for_validate(tmp_path):
+    from reportgen.run.transfer import parent_transfer_problems
+
+    inputs = keras.Input((8, 8, 3))
+    bad = keras.Model(inputs, keras.layers.Activation("softmax")(
+        keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(3, 3)(inputs))), name="bad")
+    bad.save(tmp_path / "bad.keras")
+    spec = FileModel(name="bad", kind="file", path="bad.keras")
+    problems = parent_transfer_problems(spec, ["a", "b", "c"], ["a", "b"], tmp_path)
+    assert len(problems) == 1 and "has no feature layer before its class layer" in problems[0]
+    assert parent_transfer_problems(FER, FER_CLASSES, ["happy", "sad"], tmp_path) == []
+    cnn = CnnModel(kind="cnn", name="c")
+    assert parent_transfer_problems(cnn, ["a", "b"], ["c", "d"], tmp_path) == []

@@ -25,6 +25,11 @@ class ModelBase(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     """Name that experiments use to refer to this model."""
 
+    @property
+    def evaluable_as_loaded(self) -> bool:
+        """A trained classifier as it stands (evaluate or inspect it without training)."""
+        return False
+
 
 class CnnModel(ModelBase):
     """A small CNN built from the manifest: conv blocks, then a dense head."""
@@ -103,6 +108,10 @@ class ApplicationModel(ModelBase):
             raise ValueError(f"expected [height>=32, width>=32, 3], got {list(value)}")
         return value
 
+    @property
+    def evaluable_as_loaded(self) -> bool:
+        return self.include_top and (self.weights == "imagenet" or self.weights_file is not None)
+
     @field_validator("architecture")
     @classmethod
     def _architecture(cls, value: str) -> str:
@@ -142,6 +151,10 @@ class FileModel(ModelBase):
     preprocess: Preprocess = "rescale"
     """How pixels (0–255) become model input: ``rescale`` → x/255, ``symmetric`` → x/127.5 − 1,
     ``none`` → unchanged."""
+
+    @property
+    def evaluable_as_loaded(self) -> bool:
+        return True
 
 
 class PythonModel(ModelBase):

@@ -152,6 +152,24 @@ def transfer_problems(model: keras.Model, old_classes: list[str], new_classes: l
     return []
 
 
+def parent_transfer_problems(spec: Any, old_classes: list[str], new_classes: list[str],
+                             base_dir: Any) -> list[str]:
+    """For ``validate``: what would stop re-heading the model of ``spec`` from ``old_classes``
+    to ``new_classes``.  Built models (cnn, application without include_top) always end in a
+    Dense layer, so only file, python and include_top models are built (loaded) here."""
+    if list(old_classes) == list(new_classes):
+        return []
+    if spec.kind == "cnn" or (spec.kind == "application" and not spec.include_top):
+        return []
+    from reportgen.run.models import build_model
+
+    try:
+        model = build_model(spec, len(old_classes), base_dir)
+    except ModelError as exc:
+        return [str(exc)]
+    return transfer_problems(model, old_classes, new_classes)
+
+
 def kept_classes(model: keras.Model, old_classes: list[str], new_classes: list[str]) -> list[str]:
     """Classes whose output weights ``rehead`` carries over: the shared names when the parent
     ends in a Dense layer; none when its class layer is a convolution (a new Dense head reads
