@@ -359,3 +359,20 @@ def example_grid(per_example: list[list[Panel]], kinds: Sequence[str], path: Pat
     if len(per_example) >= 3:
         return image_grid([list(row) for row in zip(*per_example)], path, row_titles=kinds)
     return image_grid(per_example, path, column_titles=kinds, cell_inches=2.0)
+
+
+EXAMPLES_PER_STRIP = 8
+"""Examples side by side in one strip of :func:`example_grid_parts` (more get too small to read)."""
+
+
+def example_grid_parts(per_example: list[list[Panel]], kinds: Sequence[str], path: Path) -> list[GridPart]:
+    """:func:`example_grid` for any number of examples: strips of at most EXAMPLES_PER_STRIP
+    examples (one row per kind) stacked, drawn in page-sized parts (:func:`grid_parts`), each
+    strip kept in one part."""
+    if len(per_example) < 3:
+        return grid_parts(per_example, path, column_titles=kinds, cell_inches=2.0)
+    rows: list[list[Panel]] = []
+    for start in range(0, len(per_example), EXAMPLES_PER_STRIP):
+        rows += [list(row) for row in zip(*per_example[start:start + EXAMPLES_PER_STRIP])]
+    strips = len(rows) // len(kinds)
+    return grid_parts(rows, path, row_titles=list(kinds) * strips, groups=[len(kinds)] * strips)

@@ -97,6 +97,18 @@ def test_groups_of_rows_stay_in_one_part(tmp_path):
     assert figures._chunks([5, 1], 3) == [range(0, 3), range(3, 6)]  # a group taller than a part
 
 
+def test_many_examples_wrap_into_strips_that_fit(tmp_path):
+    """Grad-CAM / saliency / occlusion strips (one column per example, one row per kind)."""
+    per_example = [row[:3] for row in noise_rows(30, 3)]  # 30 examples × (input, map, map)
+    parts = figures.example_grid_parts(per_example, ["Input", "A", "B"], tmp_path / "cam.png")
+    assert [r for p in parts for r in p.rows] == list(range(12))  # 4 strips (8, 8, 8, 6 examples)
+    assert len(parts) > 1 and all(p.rows.start % 3 == 0 for p in parts)  # a strip stays whole
+    for part in parts:
+        with Image.open(part.path) as image:
+            assert drawn_rows(image) == len(part.rows)
+            assert printed_size_mm(image.size)[1] <= FIGURE_MAX_HEIGHT_MM
+
+
 def test_split_figures_share_a_number_and_say_continued(tmp_path):
     from reportgen.render.html import environment
 
