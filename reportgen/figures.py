@@ -350,25 +350,16 @@ def face_boxes(image: np.ndarray, faces: Sequence, labels: Sequence[str], path: 
     return _save(fig, path)
 
 
-def example_grid(per_example: list[list[Panel]], kinds: Sequence[str], path: Path) -> Path:
-    """Panels of several kinds (input, map A, map B…) for each example.
-
-    Many examples: one column per example, one row per kind (a wide strip). One or two
-    examples: one row per example, so the figure is not a tall narrow column.
-    """
-    if len(per_example) >= 3:
-        return image_grid([list(row) for row in zip(*per_example)], path, row_titles=kinds)
-    return image_grid(per_example, path, column_titles=kinds, cell_inches=2.0)
-
-
 EXAMPLES_PER_STRIP = 8
 """Examples side by side in one strip of :func:`example_grid_parts` (more get too small to read)."""
 
 
 def example_grid_parts(per_example: list[list[Panel]], kinds: Sequence[str], path: Path) -> list[GridPart]:
-    """:func:`example_grid` for any number of examples: strips of at most EXAMPLES_PER_STRIP
-    examples (one row per kind) stacked, drawn in page-sized parts (:func:`grid_parts`), each
-    strip kept in one part."""
+    """Panels of several kinds (input, map A, map B…) for each example, in page-sized parts.
+
+    One or two examples: one row per example, so the figure is not a tall narrow column. More:
+    strips of at most EXAMPLES_PER_STRIP examples (one column per example, one row per kind)
+    stacked, each strip kept in one part (:func:`grid_parts`)."""
     if len(per_example) < 3:
         return grid_parts(per_example, path, column_titles=kinds, cell_inches=2.0)
     rows: list[list[Panel]] = []

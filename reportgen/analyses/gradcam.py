@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen import figures
 from reportgen.analyses._examples import caption, chosen_examples
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses._figure_parts import grid_figures, parts_metrics
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
@@ -71,11 +72,12 @@ class Gradcam(Analysis):
         cam_pp = gradcam(probe, x, targets, plus=True)
         columns = [[Panel(ctx.images[i], title=caption(ctx, i, c)), Panel(ctx.images[i], cam[k]),
                     Panel(ctx.images[i], cam_pp[k])] for k, (i, c) in enumerate(zip(indices, targets))]
-        path = figures.example_grid(columns, [ctx.label("Input"), "Grad-CAM", "Grad-CAM++"],
-                                    ctx.figure_path("gradcam"))
+        parts = figures.example_grid_parts(columns, [ctx.label("Input"), "Grad-CAM", "Grad-CAM++"],
+                                           ctx.figure_path("gradcam"))
         layer = "/".join(probe.layer_path)
         metrics: dict = {"layer": layer, "examples": [{"index": int(i), "class": ctx.classes[c]}
-                                                      for i, c in zip(indices, targets)]}
+                                                      for i, c in zip(indices, targets)],
+                         "figure_rows": parts_metrics(parts)}
         notes = [Msg("Target layer: {layer}.", {"layer": layer})]
         if params.sanity_check:
             rho = sanity_correlation(ctx, probe, x, targets, cam)
@@ -83,8 +85,8 @@ class Gradcam(Analysis):
             notes.append(sanity_note(rho))
         return AnalysisResult(
             metrics=metrics, notes=notes,
-            figures=[Figure(path, Msg("Grad-CAM and Grad-CAM++ of the predicted class ({experiment}, "
+            figures=grid_figures(parts, Msg("Grad-CAM and Grad-CAM++ of the predicted class ({experiment}, "
                                       "images shown: {count}); red marks the regions that raise the "
                                       "class score.",
-                                      {"count": len(indices), "experiment": ctx.experiment}), wide=True)],
+                                      {"count": len(indices), "experiment": ctx.experiment})),
         )

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen import figures
 from reportgen.analyses._examples import caption, one_per_class, target_classes
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses._figure_parts import grid_figures, parts_metrics
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
@@ -51,15 +52,16 @@ class Occlusion(Analysis):
         columns = [[Panel(ctx.images[i], title=caption(ctx, i, c)),
                     Panel(ctx.images[i], maps[k], "signed", title=f"max {maps[k].max():+.2f}")]
                    for k, (i, c) in enumerate(zip(indices, targets))]
-        path = figures.example_grid(columns, [ctx.label("Input"), ctx.label("Probability drop")],
-                                    ctx.figure_path("occlusion"))
+        parts = figures.example_grid_parts(columns, [ctx.label("Input"), ctx.label("Probability drop")],
+                                           ctx.figure_path("occlusion"))
         return AnalysisResult(
             metrics={"patch": patch, "stride": stride, "fill": params.fill,
                      "max_drop": [float(m.max()) for m in maps],
-                     "examples": [{"index": int(i), "class": ctx.classes[c]} for i, c in zip(indices, targets)]},
-            figures=[Figure(path, Msg("Occlusion sensitivity for {experiment}: a {patch}×{patch} patch "
+                     "examples": [{"index": int(i), "class": ctx.classes[c]}
+                                  for i, c in zip(indices, targets)],
+                     "figure_rows": parts_metrics(parts)},
+            figures=grid_figures(parts, Msg("Occlusion sensitivity for {experiment}: a {patch}×{patch} patch "
                                       "(stride {stride}) is hidden at every position; red marks where "
                                       "hiding it lowers the class probability, blue where it raises it.",
-                                      {"experiment": ctx.experiment, "patch": patch, "stride": stride}),
-                            wide=True)],
+                                      {"experiment": ctx.experiment, "patch": patch, "stride": stride})),
         )

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen import figures
 from reportgen.analyses._examples import caption, chosen_examples
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses._figure_parts import grid_figures, parts_metrics
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
@@ -45,16 +46,18 @@ class Saliency(Analysis):
         columns = [[Panel(ctx.images[i], title=caption(ctx, i, c)),
                     Panel(None, vanilla[k], "map"), Panel(None, smooth[k], "map")]
                    for k, (i, c) in enumerate(zip(indices, targets))]
-        path = figures.example_grid(
+        parts = figures.example_grid_parts(
             columns, [ctx.label("Input"), ctx.label("Vanilla gradient"), ctx.label("SmoothGrad")],
             ctx.figure_path("saliency"))
         return AnalysisResult(
-            metrics={"examples": [{"index": int(i), "class": ctx.classes[c]} for i, c in zip(indices, targets)],
-                     "smoothgrad_samples": params.smoothgrad_samples, "noise_level": params.noise_level},
-            figures=[Figure(path, Msg("Saliency of the predicted class ({experiment}, images shown: "
+            metrics={"examples": [{"index": int(i), "class": ctx.classes[c]}
+                                  for i, c in zip(indices, targets)],
+                     "smoothgrad_samples": params.smoothgrad_samples, "noise_level": params.noise_level,
+                     "figure_rows": parts_metrics(parts)},
+            figures=grid_figures(parts, Msg("Saliency of the predicted class ({experiment}, images shown: "
                                       "{count}): the input, its vanilla gradient and SmoothGrad with "
                                       "{samples} noisy copies. Brighter pixels change the class score "
                                       "most.",
                                       {"count": len(indices), "experiment": ctx.experiment,
-                                       "samples": params.smoothgrad_samples}), wide=True)],
+                                       "samples": params.smoothgrad_samples})),
         )
