@@ -68,6 +68,25 @@ def file_problems(manifest: Manifest, base_dir: Path) -> tuple[list[str], set[st
     return problems, broken
 
 
+def split_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozenset()) -> list[str]:
+    """An experiment that trains needs a training split: evaluate-only data (a test folder alone)
+    serves only models evaluated as loaded."""
+    from reportgen.run.data import dataset_splits
+
+    where = experiment_fields(manifest)
+    problems = []
+    for i, exp in enumerate(manifest.experiments):
+        dataset = manifest.dataset(exp.dataset)
+        if exp.train is None or dataset.name in skip or dataset.kind in UNLABELLED_KINDS:
+            continue
+        if "train" not in dataset_splits(dataset, base_dir):
+            index = _table_index(manifest, "datasets", dataset.name)
+            problems.append(f"{where[i]}.train: dataset {dataset.name!r} (datasets[{index}]) has only a "
+                            "test split (evaluate-only data), so it cannot be trained on; remove train "
+                            "to evaluate the model as loaded, or give the dataset a training split")
+    return problems
+
+
 def _table_index(manifest: Manifest, table: str, name: str) -> int:
     return next(i for i, entry in enumerate(getattr(manifest, table)) if entry.name == name)
 
@@ -218,7 +237,7 @@ def check_manifest(manifest: Manifest, base_dir: Path) -> list[str]:
     """Run every check; raise ConfigError listing all problems at once, else return notes."""
     problems = analysis_problems(manifest)
     found, broken = file_problems(manifest, base_dir)
-    problems += found
+    problems += found + split_problems(manifest, base_dir, skip=broken)
     class_found, notes = class_problems(manifest, base_dir, skip=broken)
     problems += class_found
     if problems:

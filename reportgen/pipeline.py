@@ -150,7 +150,11 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
 
     stage = time.perf_counter()
     progress.say(f"loading {plan.dataset.name} at {height}×{width}×{channels}")
-    data = data_mod.load_dataset(plan.dataset, (height, width), channels, plan.seed, base_dir)
+    # A model evaluated as loaded needs only the test split: nothing else is decoded. Face boxes
+    # are cached under the build's cache folder.
+    data = data_mod.load_dataset(plan.dataset, (height, width), channels, plan.seed, base_dir,
+                                 splits=("train", "val", "test") if plan.trains else ("test",),
+                                 cache_dir=out_dir / "cache")
     if match is not None:  # labels become model output indices, by class name
         data, left_out = remap_data(data, match)
         outcome.class_match = {**match.to_json(), "left_out": left_out}

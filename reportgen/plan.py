@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.config.schema import ExperimentSpec, FileModel, Manifest
+from reportgen.run.data.memo import data_paths, fingerprint
 from reportgen.run.models import resolve_model_path
 
 # Bump when training code changes in a way that makes old cached models wrong.
@@ -41,30 +42,6 @@ class ExperimentPlan:
         return self.spec.train is not None
 
 
-def _file_fingerprint(path: Path) -> dict[str, Any]:
-    """Size and modification time: cheap, and changes whenever the data file is replaced."""
-    if path.is_file():
-        stat = path.stat()
-        return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file())
-        digest = hashlib.sha256()
-        for p in files:
-            stat = p.stat()
-            digest.update(f"{p.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-        return {"tree": digest.hexdigest()}
-    return {"missing": True}
-
-
-def _data_fingerprints(dataset: Any, base_dir: Path) -> dict[str, Any]:
-    out = {}
-    for key in ("path", "train_dir", "val_dir", "test_dir"):
-        value = getattr(dataset, key, None)
-        if value is not None:
-            out[key] = _file_fingerprint(base_dir / value)
-    return out
-
-
 def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_dir: Path,
               parent_key: str | None = None) -> str:
     """Hash of everything that determines the trained weights (a chain's parent key included,
@@ -78,9 +55,10 @@ def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_di
         "cache_version": CACHE_VERSION,
         # How images reach training (streamed or in memory) does not change the weights.
         "dataset": dataset.model_dump(mode="json", exclude={"stream"}),
-        "data_files": _data_fingerprints(dataset, base_dir),
+        # Every file and folder the dataset table names (label lists and vote files included).
+        "data_files": [fingerprint(path) for path in data_paths(dataset, base_dir)],
         "model": model.model_dump(mode="json"),
-        "model_file": _file_fingerprint(resolve_model_path(model, base_dir))
+        "model_file": fingerprint(resolve_model_path(model, base_dir))
         if isinstance(model, FileModel) else {},
         "train": spec.train.model_dump(mode="json") if spec.train else None,
         "init_from": parent_key,

@@ -205,3 +205,34 @@ model = "m"
     done = run_reportgen("validate", bad)
     assert done.returncode == 2 and "datasets[0].class_aliases" in done.stderr
     assert "class_aliases names ['mda']" in done.stderr and "class_aliases maps to ['hapy']" in done.stderr
+
+
+def test_training_on_evaluate_only_data_is_refused_before_anything_runs(write_manifest, tmp_path):
+    """A folder with only a test split serves models evaluated as loaded; training on it is a
+    validation error naming the experiment and the dataset (build refuses it the same way)."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for label in (0, 1):
+        folder = tmp_path / "only_test" / str(label)
+        folder.mkdir(parents=True)
+        for k, image in enumerate(digits.images[digits.target == label][:3]):
+            Image.fromarray((image * 15).astype(np.uint8)).save(folder / f"{k}.png")
+    path = write_manifest(BASE_MANIFEST + """
+[[datasets]]
+name = "held_out"
+kind = "image_folder"
+test_dir = "only_test"
+
+[[experiments]]
+name = "train_on_test_only"
+dataset = "held_out"
+model = "cnn"
+train = { epochs = 1 }
+""")
+    manifest = load_manifest(path)
+    with pytest.raises(ConfigError) as info:
+        check_manifest(manifest, path.parent)
+    assert any(p.startswith("experiments[1].train: dataset 'held_out'") and "only a test split" in p
+               for p in info.value.problems), info.value.problems

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from reportgen.config.schema import TrainSpec
-from reportgen.run.data import ImageSet, LoadedData, decode_files
+from reportgen.run.data import ImageSet, LoadedData
 
 PRECOMPUTE_LIMIT_BYTES = 1 << 30
 """Largest float32 copy of the training images made up front; a larger set (e.g. thousands of
@@ -48,7 +48,7 @@ def training_datasets(data: LoadedData, spec: TrainSpec, preprocess: Callable[[n
 
     def decoded(paths):
         # Pillow, as for images held in memory: a streamed image has exactly the same pixels.
-        out = tf.numpy_function(lambda p: decode_files(p, shape), [paths], tf.uint8, stateful=False)
+        out = tf.numpy_function(data.train.decode_paths, [paths], tf.uint8, stateful=False)
         out.set_shape([None, *shape])
         return out
 

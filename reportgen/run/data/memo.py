@@ -39,7 +39,8 @@ def data_paths(spec: Any, base_dir: Path) -> list[Path]:
 
 
 def fingerprint(path: Path) -> str:
-    """Size and modification time of a file, or of every file under a folder."""
+    """Size and modification time of a file, or of every file under a folder (by its path inside
+    the folder, so a project moved elsewhere keeps its fingerprints and cache keys)."""
     if path.is_file():
         stat = path.stat()
         return f"{stat.st_size}:{stat.st_mtime_ns}"
@@ -53,7 +54,8 @@ def fingerprint(path: Path) -> str:
                     stat = os.stat(full)
                 except OSError:
                     continue
-                digest.update(f"{full}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+                rel = os.path.relpath(full, path)
+                digest.update(f"{rel}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
         return digest.hexdigest()
     return "missing"
 
