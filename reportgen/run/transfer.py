@@ -230,5 +230,14 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def shared_classes(old_classes: list[str], new_classes: list[str]) -> list[str]:
-    return [c for c in new_classes if c in old_classes]
+def shared_classes(old_classes: list[str], new_classes: list[str],
+                   aliases: dict[str, str] | None = None) -> list[str]:
+    """The new classes that have a counterpart among the old ones, matched by name as
+    evaluation does (same name, spelling, the alias table, ``class_aliases`` new → old)."""
+    from reportgen.run.classes import ClassMismatch, match_classes
+
+    try:
+        match = match_classes(new_classes, old_classes, aliases)
+    except ClassMismatch:
+        return []
+    return [c for c, j in zip(new_classes, match.mapping) if j >= 0]
