@@ -137,7 +137,7 @@ def class_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozense
             alias_users[dataset.name] |= match is not None
             if match is not None and match.kind != "identical":
                 notes.append(f"{here}: {match_note(match)}")
-            if isinstance(model, FileModel):
+            if model.evaluable_as_loaded:
                 classes = experiment_classes(dataset, model, base_dir, exp)
                 named = match is not None or dataset.kind in UNLABELLED_KINDS
                 _check_output_count(manifest, model, classes, named, models)
@@ -191,10 +191,7 @@ def _chain_problems(manifest: Manifest, exp: Any, here: str, models: _Models) ->
     """The child's data classes meet the parent's classes through the same alias rules; a
     model file parent must be re-headable when the class sets differ (build does the same)."""
     from reportgen.run.classes import ClassMismatch, dataset_aliases, experiment_classes, match_classes
-    from reportgen.run import transfer
-    from reportgen.run.transfer import rehead
-
-    transfer_problems = getattr(transfer, "transfer_problems", None)
+    from reportgen.run.transfer import parent_transfer_problems
 
     base_dir = models.base_dir
     parent = next(e for e in manifest.experiments if e.name == exp.init_from)
@@ -207,16 +204,11 @@ def _chain_problems(manifest: Manifest, exp: Any, here: str, models: _Models) ->
         if "class_aliases" in str(exc):
             return [f"{here}: dataset {dataset.name!r} and parent {parent.name!r}: {exc}"]
         renamed = list(parent_classes)  # nothing shared: a wholly new head, nothing to carry over
-    if renamed == classes or not isinstance(model, FileModel):
-        return []  # reportgen's own models always end in a Dense layer
-    parent_model = models.build(model, len(parent_classes))
-    if transfer_problems is not None:  # the cheap form of what rehead checks
-        return [f"{here}.{p}" for p in transfer_problems(parent_model, renamed, classes)]
-    try:
-        rehead(parent_model, renamed, classes, seed=0)
-    except ModelError as exc:
-        return [f"{here}.init_from: {exc}"]
-    return []
+    if renamed == classes:
+        return []
+    # Built models (cnn, application backbones) always end in reportgen's Dense head; a model
+    # file, a python builder or an ImageNet classifier is loaded to see whether it can be cut.
+    return [f"{here}.init_from: {p}" for p in parent_transfer_problems(model, renamed, classes, base_dir)]
 
 
 def match_note(match: Any) -> str:

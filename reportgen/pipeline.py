@@ -216,7 +216,7 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
     """The parent's trained model (or model file), re-headed for this experiment's classes."""
     from reportgen.run import models, train
     from reportgen.run.classes import dataset_aliases, experiment_classes
-    from reportgen.run.transfer import rehead, shared_classes
+    from reportgen.run.transfer import kept_classes, rehead, shared_classes
 
     parent = plan.parents[0]
     if plan.parent_key is not None:
@@ -234,12 +234,15 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
     # rehead carries output weights over by name: give it the parent's names in this dataset's
     # spelling, so alias-matched classes (angry → anger) keep what they learned.
     renamed = _as_child_names(parent_classes, classes, aliases)
+    # Output weights carry over only from a Dense class layer (none from a convolution head).
+    kept = kept_classes(model, renamed, classes)
     model = rehead(model, renamed, classes, plan.seed)
     replaced = renamed != classes
     progress.say(f"starting from {parent!r}" + (f": new head for {len(classes)} classes, "
-                                                f"{len(shared)} shared by name" if replaced else ""))
+                                                f"{len(shared)} shared by name, {len(kept)} keep their "
+                                                "output weights" if replaced else ""))
     return model, {"parent": parent, "parent_classes": parent_classes, "shared_classes": shared,
-                   "head_replaced": replaced}
+                   "kept_classes": kept, "head_replaced": replaced}
 
 
 def _as_child_names(parent_classes: list[str], classes: list[str], aliases: dict[str, str]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from reportgen.config.schema import ExperimentSpec, FileModel, Manifest
 from reportgen.run.data.memo import data_paths, fingerprint
-from reportgen.run.models import resolve_model_path
+from reportgen.run.models import model_paths
 
 # Bump when training code changes in a way that makes old cached models wrong.
 CACHE_VERSION = 2
@@ -58,8 +58,8 @@ def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_di
         # Every file and folder the dataset table names (label lists and vote files included).
         "data_files": [fingerprint(path) for path in data_paths(dataset, base_dir)],
         "model": model.model_dump(mode="json"),
-        "model_file": fingerprint(resolve_model_path(model, base_dir))
-        if isinstance(model, FileModel) else {},
+        # The files a model is made from: a model file, a python builder, a weight file.
+        "model_files": [fingerprint(path) for path in model_paths(model, base_dir)],
         "train": spec.train.model_dump(mode="json") if spec.train else None,
         "init_from": parent_key,
         "seed": seed,

@@ -41,6 +41,9 @@ class DatasetBase(Strict):
     min_face_confidence: float = Field(0.9, ge=0, le=1)
     center_crop: float | None = Field(None, gt=0, le=1)
     """Keep the central share of each side (0.7 keeps the middle 70 % of width and height)."""
+    class_aliases: dict[str, str] = Field(default_factory=dict)
+    """Dataset class name → model output name, for spellings the built-in alias table does
+    not know (``{ ang = "angry" }``); checked by ``validate``."""
 
     @field_validator("classes")
     @classmethod

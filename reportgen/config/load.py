@@ -69,7 +69,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), [f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+        raise ConfigError(str(path),
+                          [f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
     if not text.strip():
         raise ConfigError(str(path), ["the file is empty; start from the README's example manifest"])
     try:
@@ -101,10 +102,12 @@ def _cross_reference_problems(manifest: Manifest) -> list[str]:
                             f"expected one of {dataset_names}")
         if exp.model not in model_names:
             problems.append(f"{where}.model: unknown model {exp.model!r}; expected one of {model_names}")
-        elif exp.train is None and not isinstance(manifest.model(exp.model), FileModel):
+        elif exp.train is None and not manifest.model(exp.model).evaluable_as_loaded:
             problems.append(f"{where}.train: required because model {exp.model!r} is built from "
-                            f"scratch (only kind = \"file\" models can be evaluated without training)")
-        labelled = exp.dataset not in dataset_names or manifest.dataset(exp.dataset).kind not in UNLABELLED_KINDS
+                            f"scratch (only trained models — kind = \"file\", or an application with "
+                            f"include_top and its weights — can be evaluated without training)")
+        labelled = (exp.dataset not in dataset_names
+                    or manifest.dataset(exp.dataset).kind not in UNLABELLED_KINDS)
         if not labelled and exp.model in model_names:
             problems += _inspection_problems(manifest, i, exp)
     return problems + _chain_problems(manifest) + _question_problems(manifest)
@@ -172,10 +175,11 @@ def _inspection_problems(manifest: Manifest, i: int, exp: ExperimentSpec) -> lis
     if exp.train is not None:
         problems.append(f"{where}.train: dataset {exp.dataset!r} has no labels (kind = \"images\"), "
                         "so it cannot be trained on; remove train to inspect the model")
-    if not isinstance(model, FileModel):
+    if not model.evaluable_as_loaded:
         problems.append(f"{where}.model: dataset {exp.dataset!r} has no labels, so the model must "
-                        f"be a trained model file (kind = \"file\"); {exp.model!r} is kind = \"{model.kind}\"")
-    elif model.classes is None:
+                        f"be a trained model (kind = \"file\", or an application with include_top and "
+                        f"its weights); {exp.model!r} is kind = \"{model.kind}\"")
+    elif isinstance(model, FileModel) and model.classes is None:
         index = next(j for j, m in enumerate(manifest.models) if m.name == model.name)
         problems.append(f"models[{index}].classes: required because experiment {exp.name!r} runs "
                         f"{model.name!r} on unlabelled images, so its outputs need names")

@@ -7,23 +7,36 @@ Dataset tables are in ``config/datasets.py``, model tables in ``config/models.py
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reportgen.config.common import NAME_PATTERN, LocalizedText, SplitSpec, Strict
 from reportgen.config.datasets import (
-    FER2013_CLASSES, DatasetBase, DatasetSpec, DigitsDataset, Fer2013CsvDataset, ImageFolderDataset,
-    ImagesDataset, NpzDataset,
+    FER2013_CLASSES,
+    DatasetBase,
+    DatasetSpec,
+    DigitsDataset,
+    Fer2013CsvDataset,
+    ImageFolderDataset,
+    ImagesDataset,
+    NpzDataset,
 )
 from reportgen.config.models import (
-    ApplicationModel, CnnModel, ConvBlock, FileModel, ModelBase, ModelSpec,
+    ApplicationModel,
+    CnnModel,
+    ConvBlock,
+    FileModel,
+    ModelBase,
+    ModelSpec,
+    PythonModel,
 )
 
 __all__ = [
     "FER2013_CLASSES", "NAME_PATTERN", "ApplicationModel", "CnnModel", "ConvBlock", "DatasetBase",
     "DatasetSpec", "DigitsDataset", "Fer2013CsvDataset", "FileModel", "ImageFolderDataset",
-    "ImagesDataset", "LocalizedText", "ModelBase", "ModelSpec", "NpzDataset", "SplitSpec", "Strict",
+    "ImagesDataset", "LocalizedText", "ModelBase", "ModelSpec", "NpzDataset", "PythonModel", "SplitSpec",
+    "Strict",
 ]
 
 Language = Literal["zh-TW", "en"]
@@ -111,7 +124,7 @@ class StageSpec(Strict):
 
     name: str = ""
     """Label on the training curves; default ``stage 1``, ``stage 2``, …"""
-    trainable: Union[Literal["head", "all"], int] = "head"
+    trainable: Literal["head", "all"] | int = "head"
     """``head``: only the layers after the backbone; ``all``: every layer; an integer N: the
     head plus the last N layers of the backbone that have weights. Frozen BatchNorm layers run
     in inference mode."""
@@ -188,7 +201,7 @@ class ExperimentSpec(Strict):
     """Name of a ``[[models]]`` entry."""
     train: TrainSpec | None = None
     """Training settings; required unless the model is a ``file`` model (evaluated as is)."""
-    analyses: list[Union[str, AnalysisSpec]] = Field(default_factory=lambda: list(DEFAULT_ANALYSES))
+    analyses: list[str | AnalysisSpec] = Field(default_factory=lambda: list(DEFAULT_ANALYSES))
     """Analyses to run, by name or as ``{ method = "…", option = … }``. Default: the metric
     analyses, or ``["top_k"]`` on unlabelled ``images`` data."""
     init_from: str | None = None
@@ -231,5 +244,5 @@ class Manifest(Strict):
     def dataset(self, name: str) -> DatasetBase:
         return next(d for d in self.datasets if d.name == name)
 
-    def model(self, name: str) -> CnnModel | ApplicationModel | FileModel:
+    def model(self, name: str) -> ModelBase:
         return next(m for m in self.models if m.name == name)

@@ -154,10 +154,9 @@ def dataset_aliases(dataset: Any) -> dict[str, str]:
 def model_output_classes(model: Any, base_dir: Path) -> list[str] | None:
     """Names of a model's outputs in order, or None when its outputs are unnamed or the model
     gets a new head (cnn, application backbone): those keep the dataset's classes."""
-    from reportgen.run import models
+    from reportgen.run.models import model_classes
 
-    named = getattr(models, "model_classes", None)  # absent before run/models became a package
-    names = named(model, base_dir) if named else getattr(model, "classes", None)
+    names = model_classes(model, base_dir)
     return list(names) if names else None
 
 

@@ -9,7 +9,7 @@ unfrozen from the end for ``trainable = N``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from reportgen.run.models import count_params
 if TYPE_CHECKING:
     import keras
 
-Trainable = Union[str, int]
+Trainable = str | int
 
 
 def _top_layers(model: Any) -> list[Any]:

@@ -303,4 +303,6 @@ def application_classes(spec: ApplicationModel, base_dir: Path) -> list[str] | N
 
 
 register_kind("application", build_application, check=check_application,
-              preprocess=application_preprocess, classes=application_classes)
+              preprocess=application_preprocess, classes=application_classes,
+              files=lambda spec, base_dir: [relative_to(base_dir, spec.weights_file)]
+              if spec.weights_file is not None else [])

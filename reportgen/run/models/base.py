@@ -30,6 +30,7 @@ class Kind:
     check: Check | None = None
     preprocess: Callable[[Any], Preprocess] | None = None
     classes: Callable[[Any, Path], list[str] | None] | None = None
+    files: Callable[[Any, Path], list[Path]] | None = None
 
 
 _KINDS: dict[str, Kind] = {}
@@ -37,11 +38,13 @@ _KINDS: dict[str, Kind] = {}
 
 def register_kind(name: str, build: Builder, *, check: Check | None = None,
                   preprocess: Callable[[Any], Preprocess] | None = None,
-                  classes: Callable[[Any, Path], list[str] | None] | None = None) -> None:
+                  classes: Callable[[Any, Path], list[str] | None] | None = None,
+                  files: Callable[[Any, Path], list[Path]] | None = None) -> None:
     """Register model kind ``name``: ``build(spec, num_classes, base_dir) -> keras.Model``,
     ``check(spec, base_dir) -> problems`` (cheap; what ``validate`` runs), ``preprocess(spec)
-    -> function`` (default x/255) and ``classes(spec, base_dir) -> output names | None``."""
-    _KINDS[name] = Kind(build, check, preprocess, classes)
+    -> function`` (default x/255), ``classes(spec, base_dir) -> output names | None`` and
+    ``files(spec, base_dir) -> the files the model is made from`` (part of cache keys)."""
+    _KINDS[name] = Kind(build, check, preprocess, classes, files)
 
 
 def _kind(spec: Any) -> Kind:
@@ -70,6 +73,13 @@ def check_model(spec: Any, base_dir: Path) -> list[str]:
     except ModelError:
         return [f"kind: unknown model kind {spec.kind!r}"]
     return kind.check(spec, Path(base_dir)) if kind.check else []
+
+
+def model_paths(spec: Any, base_dir: Path) -> list[Path]:
+    """The files a model is made from (a model file, a builder, a weight file): when one
+    changes, what was trained from it is stale."""
+    kind = _kind(spec)
+    return kind.files(spec, Path(base_dir)) if kind.files else []
 
 
 def model_classes(spec: Any, base_dir: Path) -> list[str] | None:

@@ -144,4 +144,5 @@ register_kind(
     "file", build_file, check=check_file,
     preprocess=lambda spec: NAMED_PREPROCESS[spec.preprocess],
     classes=lambda spec, base_dir: list(spec.classes) if spec.classes else None,
+    files=lambda spec, base_dir: [resolve_model_path(spec, base_dir)],
 )

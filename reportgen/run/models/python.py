@@ -112,4 +112,5 @@ register_kind(
     "python", build_python, check=check_python,
     preprocess=lambda spec: NAMED_PREPROCESS[spec.preprocess],
     classes=lambda spec, base_dir: list(spec.classes) if spec.classes else None,
+    files=lambda spec, base_dir: [builder_path(spec, base_dir)[0]],
 )
