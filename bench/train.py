@@ -168,7 +168,8 @@ def main() -> None:
                    "dataset": data.description, "train_images": n, "batch_size": BATCH,
                    "rounds": rounds, "epochs_per_round_per_variant": 1, "warmup_epochs": 1,
                    "augmentation": AUGMENT, "seed": SEED},
-        "device": gpus[0].name if gpus else f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
+        "device": gpus[0].name if gpus else (f"CPU ({os.cpu_count()} cores, "
+                                             f"{platform.processor() or platform.machine()})"),
         "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "tensorflow": tf.__version__,
         "keras": keras.__version__,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +80,7 @@ def metrics_document(manifest: Manifest, manifest_path: Path, outcomes: list[Exp
     """The machine-readable twin of the report, read by tests, later runs and nightly CI."""
     return {
         "reportgen": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "manifest": str(manifest_path),
         "title": {"zh-TW": manifest.report.title.zh_TW, "en": manifest.report.title.en},
         "environment": env,

@@ -135,7 +135,8 @@ def _chains(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]
                 outcome = by_name[name]
                 r = numbers.get(name)
                 if r is None:
-                    rows.append([step, name, outcome.plan.dataset.name, Msg("failed") if outcome.status != "ok"
+                    rows.append([step, name, outcome.plan.dataset.name,
+                                 Msg("failed") if outcome.status != "ok"
                                  else "—", "—", "—"])
                     previous = None
                     continue
@@ -176,12 +177,15 @@ def _grids(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]]
                 continue
             delta = None if reference is None else (r["accuracy"] - reference["accuracy"]) * 100
             val = r["best_val_accuracy"]
-            rows.append([o.plan.name.removeprefix(f"{grid}-"), *labels, f"{val:.4f}" if val is not None else "—",
-                         f"{r['accuracy']:.4f}", "—" if delta is None or o is members[0] else f"{delta:+.1f}"])
+            rows.append([o.plan.name.removeprefix(f"{grid}-"), *labels,
+                         f"{val:.4f}" if val is not None else "—",
+                         f"{r['accuracy']:.4f}",
+                         "—" if delta is None or o is members[0] else f"{delta:+.1f}"])
             records.append({"variant": o.plan.name, "labels": dict(o.plan.spec.grid_labels),
                             "best_val_accuracy": val, "accuracy": r["accuracy"],
                             "delta_points_vs_first": None if o is members[0] else delta})
-        table = Table(columns=[Msg("Variant of {grid}", {"grid": grid}), *keys, Msg("Best validation accuracy"),
+        table = Table(columns=[Msg("Variant of {grid}", {"grid": grid}), *keys,
+                               Msg("Best validation accuracy"),
                                Msg("Test accuracy"), Msg("Δ vs first variant (points)")],
                       rows=rows, css_class="compare")
         result = AnalysisResult(metrics={"grid": grid, "keys": keys, "variants": records}, tables=[table])

@@ -12,7 +12,8 @@ import logging
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from reportgen.progress import Progress
 

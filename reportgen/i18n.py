@@ -6,7 +6,7 @@ looked up per language: ``translate(msgid, "zh-TW")``. msgids are the English so
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from babel.messages.pofile import read_po
@@ -16,7 +16,7 @@ from reportgen.resources import templates_dir
 LOCALE_DIRS = {"zh-TW": "zh_TW", "en": "en"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(language: str) -> dict[str, str]:
     """msgid → translation for one report language (untranslated and fuzzy entries are left out:
     a fuzzy entry is Babel's guess from a similar msgid, often with the wrong meaning)."""

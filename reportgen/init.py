@@ -41,7 +41,8 @@ def starter_manifest(folder: Path, manifest_dir: Path) -> str:
     if split_layout:
         data_lines = (f"train_dir = {_toml_string(str(where / 'train'))}   # 訓練資料 / training images\n"
                       f"test_dir = {_toml_string(str(where / 'test'))}     # 測試資料 / test images\n"
-                      "split = { val = 0.15, test = 0.2 }     # 驗證集從訓練資料切出 / validation carved from train\n")
+                      "split = { val = 0.15, test = 0.2 }     # 驗證集從訓練資料切出 / "
+                      "validation carved from train\n")
     else:
         data_lines = (f"path = {_toml_string(str(where))}\n"
                       "split = { val = 0.15, test = 0.2 }     # 分層抽樣、固定種子 / stratified, seeded\n")
@@ -63,13 +64,15 @@ seed = 42            # 資料切分、權重初始化與洗牌的種子 / seed o
 [[datasets]]
 name = {_toml_string(name)}
 kind = "image_folder"  # 每個類別一個子資料夾 / one sub-folder per class
-{data_lines}classes = [{class_list}]   # 由子資料夾推得，順序即標籤 / inferred from the sub-folders; order = labels
+{data_lines}classes = [{class_list}]   # 由子資料夾推得，順序即標籤 / \
+inferred from the sub-folders; order = labels
 
 [[models]]
 name = "small_cnn"
 kind = "cnn"
 input_shape = [48, 48, 1]    # 影像會縮放並轉灰階 / images are resized and converted to gray
-conv_blocks = [{{ filters = 32, batch_norm = true }}, {{ filters = 64, batch_norm = true }}, {{ filters = 128, batch_norm = true }}]
+conv_blocks = [{{ filters = 32, batch_norm = true }}, {{ filters = 64, batch_norm = true }}, \
+{{ filters = 128, batch_norm = true }}]
 dense = [128]
 dropout = 0.5
 
@@ -88,5 +91,6 @@ learning_rate = 0.001
 batch_size = 32
 epochs = 30
 early_stopping_patience = 5    # 驗證損失 5 個週期未改善即停止 / stop after 5 epochs without improvement
-augmentation = {{ horizontal_flip = true, rotation = 0.03, zoom = 0.1 }}   # 只用於訓練資料 / training images only
+augmentation = {{ horizontal_flip = true, rotation = 0.03, zoom = 0.1 }}   # 只用於訓練資料 / \
+training images only
 '''

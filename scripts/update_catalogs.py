@@ -24,7 +24,8 @@ def main() -> None:
         po = LOCALES / locale / "LC_MESSAGES" / "messages.po"
         action = "update" if po.exists() else "init"
         subprocess.run([*pybabel, action, "-i", str(POT), "-d", str(LOCALES), "-l", locale,
-                        "--no-wrap", *(["--ignore-obsolete", "--no-fuzzy-matching"] if action == "update" else [])],
+                        "--no-wrap",
+                        *(["--ignore-obsolete", "--no-fuzzy-matching"] if action == "update" else [])],
                        check=True, cwd=ROOT)
 
 

@@ -106,7 +106,8 @@ def _languages_shown(page) -> dict[str, int]:
         out.total++;
         if (el.classList.contains('l-en')) { shown(el) ? out.en_shown++ : out.en_hidden++; continue; }
         const next = el.nextElementSibling;
-        if (next && next.classList.contains('l-en')) shown(el) ? out.zh_paired_shown++ : out.zh_paired_hidden++;
+        if (next && next.classList.contains('l-en')) shown(el) ? out.zh_paired_shown++ : \
+out.zh_paired_hidden++;
         else if (!shown(el)) out.lone_hidden++;
       }
       return out;
@@ -204,7 +205,8 @@ def test_print_media_hides_the_toggle_and_shows_both_languages(page):
     nav = page.evaluate("""() => { const s = getComputedStyle(document.querySelector('nav.toc'));
         return [s.borderTopStyle, s.backgroundColor]; }""")
     assert nav == ["none", "rgba(0, 0, 0, 0)"], nav
-    breaks = page.eval_on_selector_all("figure, table", "els => els.map(e => getComputedStyle(e).breakInside)")
+    breaks = page.eval_on_selector_all("figure, table",
+                                       "els => els.map(e => getComputedStyle(e).breakInside)")
     assert breaks and set(breaks) == {"avoid"}, breaks
     text = _visible_text(page)
     for zh, en in PAIRS:

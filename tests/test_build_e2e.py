@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, classification_report
+
 from tests.conftest import TINY_STUDENT, run_reportgen, tiny_digits_cnn
 
 pytestmark = pytest.mark.slow
@@ -267,7 +268,8 @@ def test_pdf_has_no_missing_glyph(built):
         for font in ((page.get("/Resources") or {}).get("/Font") or {}).values():
             font = font.get_object()
             descendants = font.get("/DescendantFonts")
-            descriptor = (descendants[0].get_object() if descendants else font)["/FontDescriptor"].get_object()
+            descriptor = (descendants[0].get_object() if descendants else font)[
+                "/FontDescriptor"].get_object()
             program = descriptor.get("/FontFile2") or descriptor.get("/FontFile3")
             covered |= set(TTFont(io.BytesIO(program.get_object().get_data())).getBestCmap() or {})
     with pdfplumber.open(built["out"] / "report.pdf") as pdf:

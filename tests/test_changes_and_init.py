@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from tests.conftest import run_reportgen
 
 MANIFEST = """\

@@ -64,7 +64,8 @@ BROKEN = [
      ["report.languages[0]", "'fr'"]),
     ("duplicate-experiment", BASE_MANIFEST + '\n[[experiments]]\nname = "exp"\ndataset = "digits"\n'
      'model = "cnn"\ntrain = { epochs = 1 }\n', ["experiments[1].name: duplicate name 'exp'"]),
-    ("unknown-analysis", _replace("train = { epochs = 2 }", 'train = { epochs = 2 }\nanalyses = ["gradcamm"]'),
+    ("unknown-analysis", _replace("train = { epochs = 2 }",
+                                  'train = { epochs = 2 }\nanalyses = ["gradcamm"]'),
      ["experiments[0].analyses[0].method: unknown analysis 'gradcamm'", "confusion_matrix"]),
     ("analysis-bad-option", _replace("train = { epochs = 2 }",
                                      'train = { epochs = 2 }\nanalyses = [{ method = "accuracy", top = 3 }]'),

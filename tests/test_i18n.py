@@ -59,7 +59,8 @@ def test_chinese_figure_labels_have_glyphs(tmp_path):
         warnings.simplefilter("always")
         path = figures.confusion_matrices(
             np.array([[5, 1], [2, 7]]), ["快樂 happy", "驚訝 surprise"], tmp_path / "cm.png",
-            titles=(joined("Counts", ["zh-TW", "en"]), joined("Row-normalised (recall per class)", ["zh-TW"])),
+            titles=(joined("Counts", ["zh-TW", "en"]),
+                    joined("Row-normalised (recall per class)", ["zh-TW"])),
             xlabel=joined("Predicted class", ["zh-TW", "en"]), ylabel=joined("True class", ["zh-TW"]))
     glyph_warnings = [str(w.message) for w in caught if "Glyph" in str(w.message)]
     assert not glyph_warnings, glyph_warnings

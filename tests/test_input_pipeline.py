@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from reportgen.config.schema import ApplicationModel, AugmentationSpec, CnnModel, FileModel, TrainSpec
-from reportgen.run.augment import augmentation_layers
 from reportgen.run import input_pipeline, models
+from reportgen.run.augment import augmentation_layers
 from reportgen.run.data import ImageSet, LoadedData
 from reportgen.run.input_pipeline import training_datasets
 

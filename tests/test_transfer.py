@@ -70,7 +70,8 @@ learning_rate = [0.001, 0.0003]
     ('epochz = [1, 2]', "experiments[0].grid.epochz: not a training option"),
     ('epochs = [3]', "experiments[0].grid.epochs: a grid axis needs at least 2 values"),
     ('epochs = 3', "experiments[0].grid.epochs: expected a list of values"),
-    ('learning_rate = [0.1, -1.0]', "experiments[0] (grid variant 'abl-learning_rate__1.0').train.learning_rate"),
+    ('learning_rate = [0.1, -1.0]',
+     "experiments[0] (grid variant 'abl-learning_rate__1.0').train.learning_rate"),
 ])
 def test_grid_errors_name_the_field(write_manifest, grid, fragment):
     path = write_manifest(HEAD + f"""
@@ -198,7 +199,7 @@ def test_nested_application_backbone_unfreezes_from_its_end():
     assert backbone_and_head(model)[0] == [base]
     set_trainable(model, 3)
     weighted = [layer for layer in base.layers if layer.weights]
-    assert all(layer.trainable for layer in weighted[-3:]) and not any(l.trainable for l in weighted[:-3])
+    assert all(layer.trainable for layer in weighted[-3:]) and not any(x.trainable for x in weighted[:-3])
 
 
 def test_class_weights_are_balanced():
@@ -269,7 +270,8 @@ def test_chain_builds_and_changing_the_parent_retrains_only_its_descendants(tmp_
 
 
 # ------------------------------------------------------------------------ example manifests
-@pytest.mark.parametrize("name, variants", [("fer_transfer_chain.toml", 12), ("augmentation_ablation.toml", 4)])
+@pytest.mark.parametrize("name, variants",
+                         [("fer_transfer_chain.toml", 12), ("augmentation_ablation.toml", 4)])
 def test_example_manifests_validate_and_name_what_is_missing(name, variants):
     path = Path(__file__).resolve().parent.parent / "examples" / name
     manifest = load_manifest(path)  # schema, grid, chains: all valid
@@ -290,7 +292,8 @@ def test_example_manifests_validate_and_name_what_is_missing(name, variants):
 def test_question_references_are_checked(write_manifest, question, fragment):
     text = HEAD.replace("seed = 5\n", f'seed = 5\n\n[[report.questions]]\nnumber = 1\n'
                         f'prompt = {{ "zh-TW" = "問", en = "Q" }}\n{question}\n')
-    path = write_manifest(text + _experiments('name = "e", dataset = "low", model = "cnn", train = { epochs = 1 }'))
+    path = write_manifest(text + _experiments('name = "e", dataset = "low", model = "cnn", '
+                                              'train = { epochs = 1 }'))
     with pytest.raises(ConfigError) as info:
         load_manifest(path)
     assert fragment in str(info.value)

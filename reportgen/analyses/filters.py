@@ -48,7 +48,8 @@ class Filters(Analysis):
         from reportgen.explain import feature_maps, filter_visualization, find_target_layer
 
         layer = params.layer or find_target_layer(ctx.model)[-1]
-        maps = feature_maps(ctx.model, layer, ctx.preprocess(ctx.images[params.image_index:params.image_index + 1]))
+        maps = feature_maps(ctx.model, layer,
+                            ctx.preprocess(ctx.images[params.image_index:params.image_index + 1]))
         count = min(params.filters, maps.shape[-1])
         # The ascent stays inside what preprocessing can produce from pixels 0…255.
         channels = ctx.images.shape[-1]

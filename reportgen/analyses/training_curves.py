@@ -26,7 +26,8 @@ class TrainingCurves(Analysis):
         stage_of = [int(s) for s in history.get("stage", [])]
         starts = [e for e in range(1, len(stage_of)) if stage_of[e] != stage_of[e - 1]]
         names = [s.get("name", f"stage {k + 1}") for k, s in enumerate(ctx.stages)] if ctx.stages else []
-        stage_starts = [(e + 1, names[stage_of[e]] if stage_of[e] < len(names) else f"stage {stage_of[e] + 1}")
+        stage_starts = [(e + 1,
+                         names[stage_of[e]] if stage_of[e] < len(names) else f"stage {stage_of[e] + 1}")
                         for e in starts]
         path = figures.training_curves(
             history, ctx.figure_path("training_curves"),

@@ -34,14 +34,16 @@ def _train_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     ]
     if train.stages:
         stages = outcome.stages or [{"name": s.name or f"stage {k + 1}", "trainable": s.trainable,
-                                     "epochs": s.epochs, "learning_rate": s.learning_rate or train.learning_rate,
+                                     "epochs": s.epochs,
+                                     "learning_rate": s.learning_rate or train.learning_rate,
                                      "schedule": s.schedule} for k, s in enumerate(train.stages)]
         rows.append((Msg("Fine-tuning stages"), "; ".join(
             f"{s['name']}: trainable={s['trainable']}, {s.get('epochs_run', s['epochs'])}/{s['epochs']} "
             f"epochs, lr={s['learning_rate']:g} ({s['schedule']})" for s in stages)))
     if outcome.transfer:
         t = outcome.transfer
-        rows.append((Msg("Starts from"), Msg("{parent} (new head; {shared} of {count} classes shared by name)",
+        rows.append((Msg("Starts from"), Msg("{parent} (new head; {shared} of {count} classes shared "
+                                             "by name)",
                                              {"parent": t["parent"], "shared": len(t["shared_classes"]),
                                               "count": len(outcome.classes)})
                      if t["head_replaced"] else Msg("{parent} (same classes, same head)",
