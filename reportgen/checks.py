@@ -157,7 +157,8 @@ def class_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozense
         if getattr(ds, "class_aliases", None) and not used:
             problems.append(f"datasets[{_table_index(manifest, 'datasets', name)}].class_aliases: no "
                             f"experiment scores {name!r} with a model that names its outputs (a "
-                            "model file with classes, or an init_from chain), so the aliases match "
+                            "model file or python builder with classes, an ImageNet classifier, or an "
+                            "init_from chain), so the aliases match "
                             "nothing; remove them")
     return problems, notes
 

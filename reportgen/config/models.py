@@ -146,8 +146,9 @@ class FileModel(ModelBase):
     kind: Literal["file"]
     path: str = Field(min_length=1)
     classes: list[str] | None = None
-    """Names of the model's outputs in order; needed when its dataset has no labels
-    (``kind = "images"``), otherwise the dataset's classes are used."""
+    """Names of the model's outputs in output order. Labelled data is matched to them by class
+    name (reordered, a subset, aliases); needed on unlabelled ``images`` data. Without it the
+    outputs are taken in the dataset's class order."""
     preprocess: Preprocess = "rescale"
     """How pixels (0–255) become model input: ``rescale`` → x/255, ``symmetric`` → x/127.5 − 1,
     ``none`` → unchanged."""
