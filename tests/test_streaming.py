@@ -152,3 +152,20 @@ def test_stream_is_validated_and_left_out_of_the_cache_key(write_manifest):
     bad = write_manifest(path.read_text().replace('stream = "auto"', 'stream = "sometimes"'))
     with pytest.raises(ConfigError, match=r"datasets\[0\]\.stream: expected true, false or \"auto\""):
         load_manifest(bad)
+
+
+def test_a_truncated_file_fails_even_after_weasyprint_is_imported(tmp_path):
+    """WeasyPrint turns on Pillow's LOAD_TRUNCATED_IMAGES process-wide; decoding a dataset must
+    not then accept a truncated file with gray padding."""
+    import weasyprint  # noqa: F401 - the import is the point
+    from PIL import ImageFile
+
+    from reportgen.run.data import decode_files
+
+    _write_digits(tmp_path / "d", per_class=1)
+    good = sorted((tmp_path / "d").rglob("*.png"))[0]
+    broken = tmp_path / "truncated.png"
+    broken.write_bytes(good.read_bytes()[:60])
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # as WeasyPrint leaves it
+    with pytest.raises(DataError, match=r"truncated\.png could not be decoded"):
+        decode_files([broken], (*SIZE, 1))

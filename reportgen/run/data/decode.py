@@ -130,8 +130,12 @@ def open_image(path: Path, mode: str) -> Any:
     EXIF orientation is applied; 16-bit and float images are scaled to 0..255; palette images
     (e.g. some JAFFE TIFFs) are converted through their palette.
     """
-    from PIL import Image, ImageOps
+    from PIL import Image, ImageFile, ImageOps
 
+    # WeasyPrint sets Pillow's process-wide LOAD_TRUNCATED_IMAGES = True when it is imported,
+    # after which a truncated file decodes silently with gray padding; a dataset image must
+    # fail loudly instead (it is skipped or named), whatever was imported before.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with Image.open(path) as opened:
