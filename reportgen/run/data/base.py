@@ -261,3 +261,20 @@ def available_memory_bytes() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def fixed_classes(spec: Any, own: list[str], source: str) -> list[str]:
+    """The classes of a format that fixes them (FERPlus, RAF-DB): its own names, or the
+    manifest's ``classes`` renaming them one for one (DataError when the count differs)."""
+    problem = fixed_classes_problem(spec, own, source)
+    if problem:
+        raise DataError(f"Dataset '{spec.name}': {problem}.")
+    return list(spec.classes or own)
+
+
+def fixed_classes_problem(spec: Any, own: list[str], source: str) -> str | None:
+    """``classes: …`` when the manifest's ``classes`` does not rename ``own`` one for one."""
+    if spec.classes is not None and len(spec.classes) != len(own):
+        return (f"classes: {source} has {len(own)} classes ({', '.join(own)}), "
+                f"got {len(spec.classes)} names")
+    return None

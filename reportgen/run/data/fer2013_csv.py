@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,18 +28,24 @@ FER2013_COLUMNS = ("emotion", "pixels", "Usage")
 FER2013_SIDE = 48
 
 
-def _fer_header_problem(path: Path) -> str | None:
-    """None if ``path`` starts with a header holding emotion, pixels and Usage."""
+def csv_header_problem(path: Path, columns: Sequence[str], what: str) -> str | None:
+    """None if the CSV file ``path`` starts with a header holding every one of ``columns``."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             header = next(csv.reader(fh), None)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         return f"cannot read {path}: {exc}"
     found = [c.strip() for c in header] if header else []
-    if not all(col in found for col in FER2013_COLUMNS):
+    missing = [c for c in columns if c not in found]
+    if missing:
         shown = ",".join(found) if found else "an empty file"
-        return f"expected the CSV header {','.join(FER2013_COLUMNS)} in {path}, found {shown!r}"
+        return (f"expected the {what} header {','.join(columns)} in {path}, found {shown!r} "
+                f"(missing {missing})")
     return None
+
+
+def _fer_header_problem(path: Path) -> str | None:
+    return csv_header_problem(path, FER2013_COLUMNS, "FER2013 CSV")
 
 
 @register_classes("fer2013_csv")

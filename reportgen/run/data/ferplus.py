@@ -22,47 +22,39 @@ from reportgen.errors import DataError
 from reportgen.run.data.base import (
     RawData,
     RawPart,
+    fixed_classes,
+    fixed_classes_problem,
     register_check,
     register_classes,
     register_loader,
     resolve_path,
     shape_text,
 )
-from reportgen.run.data.fer2013_csv import FER2013_SIDE, _fer_header_problem, read_fer_rows, usage_parts
+from reportgen.run.data.fer2013_csv import (
+    FER2013_SIDE,
+    _fer_header_problem,
+    csv_header_problem,
+    read_fer_rows,
+    usage_parts,
+)
 
 VOTE_COLUMNS = [*FERPLUS_CLASSES, "unknown", "NF"]
 HEADER = ["Usage", "Image name", *VOTE_COLUMNS]
 
 
 def _header_problem(path: Path) -> str | None:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), None)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        return f"cannot read {path}: {exc}"
-    found = [c.strip() for c in header] if header else []
-    if not all(col in found for col in HEADER):
-        missing = [c for c in HEADER if c not in found]
-        return (f"expected the FERPlus header {','.join(HEADER)} in {path}, found "
-                f"{','.join(found) if found else 'an empty file'!r} (missing {missing})")
-    return None
+    return csv_header_problem(path, HEADER, "FERPlus")
 
 
 @register_classes("ferplus")
 def _classes(spec: Any, base_dir: Path) -> list[str]:
-    classes = list(spec.classes or FERPLUS_CLASSES)
-    if len(classes) != len(FERPLUS_CLASSES):
-        raise DataError(f"Dataset '{spec.name}': FERPlus has {len(FERPLUS_CLASSES)} classes "
-                        f"({', '.join(FERPLUS_CLASSES)}); classes lists {len(classes)}.")
-    return classes
+    return fixed_classes(spec, FERPLUS_CLASSES, "FERPlus")
 
 
 @register_check("ferplus")
 def _check(spec: Any, base_dir: Path) -> list[str]:
-    problems = []
-    if spec.classes is not None and len(spec.classes) != len(FERPLUS_CLASSES):
-        problems.append(f"classes: FERPlus has {len(FERPLUS_CLASSES)} classes "
-                        f"({', '.join(FERPLUS_CLASSES)}), got {len(spec.classes)} names")
+    problem = fixed_classes_problem(spec, FERPLUS_CLASSES, "FERPlus")
+    problems = [problem] if problem else []
     for field, check in (("path", _header_problem), ("fer2013_path", _fer_header_problem)):
         path = resolve_path(base_dir, getattr(spec, field))
         if not path.is_file():

@@ -19,6 +19,8 @@ from reportgen.errors import DataError
 from reportgen.run.data.base import (
     RawData,
     RawPart,
+    fixed_classes,
+    fixed_classes_problem,
     register_check,
     register_classes,
     register_loader,
@@ -85,19 +87,13 @@ def _scan(spec: Any, base_dir: Path) -> tuple[list[str], dict[str, tuple[list[Pa
 
 @register_classes("rafdb")
 def _classes(spec: Any, base_dir: Path) -> list[str]:
-    classes = list(spec.classes or RAFDB_CLASSES)
-    if len(classes) != len(RAFDB_CLASSES):
-        raise DataError(f"Dataset '{spec.name}': RAF-DB basic has {len(RAFDB_CLASSES)} classes "
-                        f"({', '.join(RAFDB_CLASSES)}); classes lists {len(classes)}.")
-    return classes
+    return fixed_classes(spec, RAFDB_CLASSES, "RAF-DB basic")
 
 
 @register_check("rafdb")
 def _check(spec: Any, base_dir: Path) -> list[str]:
-    problems = []
-    if spec.classes is not None and len(spec.classes) != len(RAFDB_CLASSES):
-        problems.append(f"classes: RAF-DB basic has {len(RAFDB_CLASSES)} classes "
-                        f"({', '.join(RAFDB_CLASSES)}), got {len(spec.classes)} names")
+    problem = fixed_classes_problem(spec, RAFDB_CLASSES, "RAF-DB basic")
+    problems = [problem] if problem else []
     return problems + _scan(spec, base_dir)[0]
 
 
