@@ -254,7 +254,8 @@ def test_chain_builds_and_changing_the_parent_retrains_only_its_descendants(tmp_
     child = first["child"]
     assert child["classes"] == ["9", "8", "3", "4", "5"]
     assert child["init_from"] == {"parent": "parent", "parent_classes": ["0", "1", "2", "3", "4", "5"],
-                                  "shared_classes": ["3", "4", "5"], "head_replaced": True}
+                                  "shared_classes": ["3", "4", "5"], "kept_classes": ["3", "4", "5"],
+                                  "head_replaced": True}
     assert [s["trainable"] for s in child["stages"]] == ["head", "all"]
     assert child["history"]["stage"] == [0.0, 1.0]
     assert child["analyses"]["training_curves"]["metrics"]["stage_starts"] == [2]
