@@ -12,7 +12,7 @@ from reportgen import __version__
 
 if TYPE_CHECKING:
     from reportgen.config.schema import Manifest
-    from reportgen.pipeline import ExperimentOutcome
+    from reportgen.outcomes import ExperimentOutcome
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:

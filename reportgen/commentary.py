@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from reportgen.analyses.base import Msg
+from reportgen.report_types import Msg
 from reportgen.run.evaluate import best_and_worst_classes, degenerate, most_confused_pairs
 
 IMBALANCE_RATIO = 1.5

@@ -19,11 +19,11 @@ import numpy as np
 from markupsafe import Markup, escape
 
 from reportgen import figures
-from reportgen.analyses.base import AnalysisResult, Figure, Msg, Table
 from reportgen.i18n import joined
+from reportgen.report_types import AnalysisResult, Figure, Msg, Table
 
 if TYPE_CHECKING:
-    from reportgen.pipeline import ExperimentOutcome
+    from reportgen.outcomes import ExperimentOutcome
 
 
 def best(value: str) -> Markup:

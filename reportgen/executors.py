@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from reportgen.outcomes import ExperimentOutcome
 from reportgen.progress import Progress
 
 if TYPE_CHECKING:
@@ -23,16 +24,18 @@ if TYPE_CHECKING:
 EXECUTORS = ("local", "ray")
 
 
-def _parent_failed(plan: ExperimentPlan, parent: str) -> Any:
-    from reportgen.pipeline import ExperimentOutcome
+Job = Callable[["ExperimentPlan", Progress], ExperimentOutcome]
+"""Runs one experiment and never raises (``pipeline.ExperimentJob``)."""
 
+
+def _parent_failed(plan: ExperimentPlan, parent: str) -> ExperimentOutcome:
     return ExperimentOutcome(plan, status="failed", timings={"total": 0.0},
                              error=f"not run: experiment {parent!r}, which it starts from "
                                    "(init_from), failed")
 
 
-def run_local(plans: list[ExperimentPlan], job: Callable, progress: Progress) -> list[Any]:
-    outcomes: dict[str, Any] = {}
+def run_local(plans: list[ExperimentPlan], job: Job, progress: Progress) -> list[ExperimentOutcome]:
+    outcomes: dict[str, ExperimentOutcome] = {}
     for position, plan in enumerate(plans, start=1):
         progress.experiment(position, len(plans), plan.name)
         failed_parent = next((p for p in plan.parents if outcomes.get(p) is not None
@@ -45,8 +48,8 @@ def run_local(plans: list[ExperimentPlan], job: Callable, progress: Progress) ->
     return [outcomes[p.name] for p in plans]
 
 
-def _ray_experiment(job: Callable, plan: ExperimentPlan, position: int, total: int, quiet: bool,
-                    started_at: float, *parent_outcomes: Any) -> Any:
+def _ray_experiment(job: Job, plan: ExperimentPlan, position: int, total: int, quiet: bool,
+                    started_at: float, *parent_outcomes: ExperimentOutcome) -> ExperimentOutcome:
     """One experiment in a Ray worker. Ray resolves ``parent_outcomes`` (ObjectRefs when submitted)
     before it starts this, so parents have finished. Progress lines reach the driver through Ray's
     log forwarding, prefixed with the experiment name and timed from the build's start
@@ -62,8 +65,8 @@ def _ray_experiment(job: Callable, plan: ExperimentPlan, position: int, total: i
     return job(plan, progress)
 
 
-def run_ray(plans: list[ExperimentPlan], job: Callable, progress: Progress,
-            address: str | None = None) -> list[Any]:
+def run_ray(plans: list[ExperimentPlan], job: Job, progress: Progress,
+            address: str | None = None) -> list[ExperimentOutcome]:
     """Each experiment a Ray task (1 CPU, and 1 GPU when the cluster has any), children after
     their parents; on a Ray cluster (``address``), every node needs reportgen installed and the
     output folder at the same path (the workers write figures and caches there)."""
@@ -78,7 +81,6 @@ def run_ray(plans: list[ExperimentPlan], job: Callable, progress: Progress,
         from reportgen.errors import ConfigError
 
         raise ConfigError("--executor ray", ["Ray is not installed: pip install 'reportgen[ray]'"]) from None
-    from reportgen.pipeline import ExperimentOutcome
 
     started = not ray.is_initialized()  # an already running Ray (e.g. a notebook's) is left as is
     level = logging.ERROR if progress.quiet else logging.INFO  # -q: no Ray start-up notices either
@@ -101,7 +103,7 @@ def run_ray(plans: list[ExperimentPlan], job: Callable, progress: Progress,
             parents = [refs[p] for p in plan.parents if p in refs]  # absent: built earlier (--only)
             refs[plan.name] = task.options(name=plan.name).remote(
                 job, plan, position, len(plans), progress.quiet, started_at, *parents)
-        outcomes: dict[str, Any] = {}
+        outcomes: dict[str, ExperimentOutcome] = {}
         for plan in plans:
             try:
                 outcomes[plan.name] = ray.get(refs[plan.name])
@@ -120,8 +122,8 @@ def run_ray(plans: list[ExperimentPlan], job: Callable, progress: Progress,
             ray.shutdown()
 
 
-def run_plans(plans: list[ExperimentPlan], job: Callable, progress: Progress, executor: str = "local",
-              address: str | None = None) -> list[Any]:
+def run_plans(plans: list[ExperimentPlan], job: Job, progress: Progress, executor: str = "local",
+              address: str | None = None) -> list[ExperimentOutcome]:
     """Outcomes in plan order (plans come topologically sorted: parents first)."""
     if executor == "local":
         return run_local(plans, job, progress)

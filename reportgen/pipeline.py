@@ -9,14 +9,14 @@ from __future__ import annotations
 import platform
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reportgen import __version__
 from reportgen.analyses import registry
-from reportgen.analyses.base import AnalysisContext, AnalysisResult, Msg
-from reportgen.artifacts import write_json_atomic
+from reportgen.analyses.base import AnalysisContext
+from reportgen.artifacts import experiment_entry, metrics_document, write_json_atomic
 from reportgen.changes import changes, load_previous
 from reportgen.checks import check_manifest
 from reportgen.compare import build_comparisons
@@ -24,57 +24,13 @@ from reportgen.config import load_manifest
 from reportgen.config.schema import Manifest
 from reportgen.errors import ConfigError, ModelError, ReportgenError
 from reportgen.executors import run_plans
+from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome
 from reportgen.plan import ExperimentPlan, make_plan
 from reportgen.progress import Progress
+from reportgen.render import render_outputs
 
 STATS_CHUNK = 1024
 """Training images decoded at a time for normalisation statistics of a streamed split."""
-
-
-@dataclass
-class AnalysisOutcome:
-    name: str
-    title: Msg
-    result: AnalysisResult | None
-    seconds: float
-    error: str | None = None
-
-
-@dataclass
-class ExperimentOutcome:
-    plan: ExperimentPlan
-    status: str = "ok"
-    error: str | None = None
-    classes: list[str] = field(default_factory=list)
-    data_summary: dict[str, Any] = field(default_factory=dict)
-    model_summary: dict[str, Any] = field(default_factory=dict)
-    evaluation: dict[str, Any] = field(default_factory=dict)
-    history: dict[str, list[float]] | None = None
-    analyses: list[AnalysisOutcome] = field(default_factory=list)
-    timings: dict[str, Any] = field(default_factory=dict)
-    cache: dict[str, Any] = field(default_factory=dict)
-    stages: list[dict[str, Any]] = field(default_factory=list)
-    class_match: dict[str, Any] = field(default_factory=dict)
-    """How dataset labels reach the model's named outputs (run.classes.ClassMatch.to_json() plus
-    ``left_out``: images per split of classes the model does not know); empty when by position."""
-    transfer: dict[str, Any] = field(default_factory=dict)
-    """For init_from: parent, parent classes, shared classes, whether the head was replaced."""
-    commentary: list[Msg] = field(default_factory=list)
-    """Sentences derived from this experiment's metrics (see reportgen.commentary)."""
-
-
-@dataclass
-class BuildOutcome:
-    out_dir: Path
-    outputs: list[Path]
-    experiments: list[ExperimentOutcome]
-    metrics: dict[str, Any]
-    regressions: list[str] = field(default_factory=list)
-    """Drops beyond ``--fail-on-drop`` against ``--compare-to`` (exit code 3)."""
-
-    @property
-    def failed(self) -> list[str]:
-        return [e.plan.name for e in self.experiments if e.status != "ok"]
 
 
 def environment() -> dict[str, Any]:
@@ -305,7 +261,6 @@ class ExperimentJob:
 def _add_commentary(outcomes: list[ExperimentOutcome], comparisons: list) -> None:
     """Commentary from the same numbers metrics.json gets (experiment entries, comparisons)."""
     from reportgen import commentary
-    from reportgen.artifacts import experiment_entry
 
     for outcome in outcomes:
         outcome.commentary = commentary.for_experiment(experiment_entry(outcome))
@@ -326,9 +281,6 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
           address: str | None = None, compare_to: Path | None = None,
           fail_on_drop: float | None = None) -> BuildOutcome:
     """Build the whole report. Raises ConfigError (exit 2) before doing any work on bad input."""
-    from reportgen.artifacts import metrics_document
-    from reportgen.render import render_outputs
-
     progress = progress or Progress()
     build_start = time.perf_counter()
     manifest_path = Path(manifest_path).resolve()
@@ -358,8 +310,6 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     _add_commentary(outcomes, comparisons)
     regressions: list[str] = []
     if previous is not None:
-        from reportgen.artifacts import experiment_entry
-
         current = {o.plan.name: experiment_entry(o) for o in outcomes if o.status == "ok"}
         section, regressions = changes(previous, current, fail_on_drop, str(compare_to))
         comparisons.append(section)

@@ -12,10 +12,11 @@ from reportgen.figures import GridPart
 @dataclass
 class ContinuedFigure(Figure):
     """A later part of a split figure: the report shows it under the number of the first
-    part, captioned "(continued)" (templates/partials/_analysis.html)."""
+    part, captioned "(continued)" (templates/partials/_analysis.html). ``part``, ``parts`` and
+    ``continued`` are fields of :class:`Figure`; this only sets their defaults for a later part."""
 
-    part: int = 2
-    parts: int = 2
+    part: int | None = 2
+    parts: int | None = 2
     continued: bool = True
 
 

@@ -1,7 +1,9 @@
 """The common interface of every analysis: a Params model and ``run(ctx) → AnalysisResult``.
 
 Analyses compute numbers and figures; they never produce HTML. Text they return is a
-:class:`Msg` (an English msgid plus parameters) translated at render time.
+:class:`Msg` (an English msgid plus parameters) translated at render time. ``Msg``, ``Figure``,
+``Table`` and ``AnalysisResult`` live in :mod:`reportgen.report_types` (which the renderer imports
+too) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -15,48 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from reportgen.report_types import AnalysisResult, Figure, Msg, Table
+
 if TYPE_CHECKING:
     from reportgen.run.data import LoadedData
 
-
-@dataclass(frozen=True)
-class Msg:
-    """A translatable text: ``msgid`` is the English source with ``{name}`` placeholders."""
-
-    msgid: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"msgid": self.msgid, "params": self.params}
-
-
-@dataclass
-class Figure:
-    """A PNG written by :mod:`reportgen.figures`, with its caption."""
-
-    path: Path
-    caption: Msg
-    wide: bool = False
-
-
-@dataclass
-class Table:
-    """A table: column headers are Msgs (translated), cells are plain values."""
-
-    columns: list[Msg]
-    rows: list[list[Any]]
-    caption: Msg | None = None
-    css_class: str = ""
-
-
-@dataclass
-class AnalysisResult:
-    """What one analysis of one experiment produced."""
-
-    metrics: dict[str, Any] = field(default_factory=dict)
-    figures: list[Figure] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
-    notes: list[Msg] = field(default_factory=list)
+__all__ = ["PREDICT_BATCHES", "Analysis", "AnalysisContext", "AnalysisResult", "Figure", "Msg", "NoParams",
+           "Table"]
 
 
 class NoParams(BaseModel):

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportgen.artifacts import write_bytes_atomic
+from reportgen.outcomes import ExperimentOutcome
 
 if TYPE_CHECKING:
     from reportgen.config.schema import Manifest
-    from reportgen.pipeline import ExperimentOutcome
 
 
 def render_outputs(manifest: Manifest, outcomes: list[ExperimentOutcome], env: dict[str, Any],

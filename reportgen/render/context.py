@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from reportgen.analyses.base import Msg
+from reportgen.outcomes import ExperimentOutcome
+from reportgen.report_types import Msg
 
 if TYPE_CHECKING:
     from reportgen.config.schema import Manifest
-    from reportgen.pipeline import ExperimentOutcome
 
 
 def _train_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:

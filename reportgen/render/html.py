@@ -14,11 +14,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, pass_context
 from markupsafe import Markup, escape
 
-from reportgen.analyses.base import Msg
 from reportgen.config.schema import LocalizedText
 from reportgen.errors import RenderError
 from reportgen.fonts import find_cjk_font
 from reportgen.i18n import joined, translate
+from reportgen.report_types import Msg
 from reportgen.resources import templates_dir
 
 HTML_LANG = {"zh-TW": "zh-Hant-TW", "en": "en"}
