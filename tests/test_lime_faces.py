@@ -10,12 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reportgen.explain.lime_explain import (
-    default_segmentation,
-    explain_lime,
-    explain_lime_reference,
-    segmentation_params,
-)
+from reportgen.explain._baselines import explain_lime_reference
+from reportgen.explain.lime_explain import default_segmentation, explain_lime, segmentation_params
 from reportgen.run import faces as faces_module
 from reportgen.run.faces import Face, crop_box, crop_face, detect_faces, detect_faces_batch, upscale_factor
 

@@ -68,7 +68,7 @@ class AnalysisContext:
         return self.data.test.x
 
     def predict_fn(self):
-        """Compiled, batched softmax forward on preprocessed inputs (see explain.gradients)."""
+        """Compiled, batched softmax forward on preprocessed inputs (see explain.batching)."""
         from reportgen.explain import make_predict_fn
 
         return self.shared("predict_fn", lambda: make_predict_fn(self.model, self.batch_size))

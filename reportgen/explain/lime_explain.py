@@ -21,8 +21,8 @@ Two things differ from calling ``lime`` with its defaults:
   :func:`explain_lime` uses a subclass whose ``data_labels`` draws exactly the same random
   bits, builds each batch with one vectorised ``np.where`` and calls ``predict_proba`` once
   per ``batch_size`` (default 1,000, i.e. all samples at once; capped so a batch of float64
-  images stays under ~256 MB). :func:`explain_lime_reference` is the plain stock path,
-  kept for the benchmark and for the test that both agree.
+  images stays under ~256 MB). :func:`reportgen.explain._baselines.explain_lime_reference` is the plain stock
+  path, kept for the benchmark and for the test that both agree.
 
 Units: lime works on an RGB float image in 0..1 (the scale quickshift's colour conversion
 expects; a float image in 0..255 gives thousands of one-pixel segments). Gray images are
@@ -345,27 +345,4 @@ def explain_lime(
     """
     _, batched = _explainers()
     return _explain(batched, image, predict_proba, labels, num_samples, num_features, seed,
-                    batch_size, segmentation, hide_color)
-
-
-def explain_lime_reference(
-    image: np.ndarray,
-    model_predict: PredictProba,
-    labels: Sequence[int],
-    num_samples: int = 1000,
-    num_features: int = 5,
-    seed: int = 0,
-    batch_size: int = 10,
-    segmentation: Callable[[np.ndarray], np.ndarray] | None = None,
-    hide_color: str | float | None = "mean",
-) -> LimeResult:
-    """LIME the way it is usually written: stock ``LimeImageExplainer.explain_instance`` with
-    its batch size of 10 and ``model_predict`` typically being
-    ``lambda x: model.predict(preprocess(x), verbose=0)``.
-
-    Only for benchmarks and tests: same segmentation, seed and result layout as
-    :func:`explain_lime`, so both give the same explanation up to float rounding in the model.
-    """
-    recording, _ = _explainers()
-    return _explain(recording, image, model_predict, labels, num_samples, num_features, seed,
                     batch_size, segmentation, hide_color)

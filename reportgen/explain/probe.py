@@ -16,13 +16,11 @@ builds or loads:
 
 References:
     Selvaraju et al. 2017, "Grad-CAM", https://arxiv.org/abs/1610.02391
-    Adebayo et al. 2018, "Sanity Checks for Saliency Maps", https://arxiv.org/abs/1810.03292
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,7 +32,7 @@ from reportgen.errors import AnalysisError
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-__all__ = ["Probe", "build_probe", "find_target_layer", "logits_model", "randomized_copy"]
+__all__ = ["Probe", "build_probe", "find_target_layer", "logits_model"]
 
 # Largest |difference| in probabilities accepted between a rebuilt model and the original.
 # Both run the same float32 ops, so real differences are ~1e-7; a wrong replay is off by far more.
@@ -56,7 +54,7 @@ class Probe:
     model: keras.Model
     layer_path: list[str]
     input_shape: tuple[int, int, int]
-    # Compiled tf.functions keyed by method (filled by reportgen.explain.gradients).
+    # Compiled tf.functions keyed by method (filled by reportgen.explain.gradcam_maps).
     functions: dict[Any, Any] = field(default_factory=dict, repr=False)
 
 
@@ -379,55 +377,3 @@ def logits_model(model: keras.Model) -> keras.Model:
     rebuilt = keras.Model(_single_input(model), scores, name=f"{model.name}_logits")
     _verify(model, rebuilt, "pre-softmax scores")
     return rebuilt
-
-
-# --------------------------------------------------------------------------------------------
-# Model randomisation (Adebayo et al. 2018)
-# --------------------------------------------------------------------------------------------
-def _seed_initializers(config: Any, seeds: itertools.count) -> None:
-    """Give every initializer in a (nested) layer config its own fixed seed, in place."""
-    import keras
-
-    if isinstance(config, dict):
-        for key, value in list(config.items()):
-            if key.endswith("_initializer") and value is not None:
-                if isinstance(value, str):
-                    value = keras.initializers.serialize(keras.initializers.get(value))
-                # Only random initializers take a seed (Zeros() takes no arguments).
-                if isinstance(value, dict) and "seed" in (value.get("config") or {}):
-                    value["config"]["seed"] = next(seeds)
-                    config[key] = value
-            else:
-                _seed_initializers(value, seeds)
-    elif isinstance(config, list):
-        for value in config:
-            _seed_initializers(value, seeds)
-
-
-def randomized_copy(model: keras.Model, seed: int) -> keras.Model:
-    """The same architecture with freshly initialised weights (nested models included).
-
-    Used for the model-randomisation sanity check of Adebayo et al. 2018 ("Sanity Checks for
-    Saliency Maps", https://arxiv.org/abs/1810.03292): an explanation that looks the same for
-    the trained and the re-initialised network does not depend on what the network learned.
-    Each initializer gets its own seed derived from ``seed``, so the copy is reproducible
-    without touching the global random state.  BatchNormalization statistics return to 0/1.
-
-    Raises:
-        AnalysisError: The model cannot be cloned (subclassed model without a config).
-    """
-    import keras
-
-    seeds = itertools.count(int(seed) * 100_003 + 1)
-
-    def clone(layer):
-        config = layer.get_config()
-        _seed_initializers(config, seeds)
-        return layer.__class__.from_config(config)
-
-    try:
-        copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
-    except Exception as exc:
-        raise AnalysisError(f"cannot re-initialise model {model.name!r} for the randomisation "
-                            f"check: {type(exc).__name__}: {exc}") from exc
-    return copy
