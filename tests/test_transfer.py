@@ -212,6 +212,18 @@ def test_class_weights_are_balanced():
     assert sum(weights[c] * n for c, n in enumerate([6, 3, 1, 0])) == pytest.approx(len(y))
 
 
+def test_class_weights_match_sklearn_balanced():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from reportgen.run.train import class_weights
+
+    y = np.array([0] * 6 + [1] * 3 + [3] * 2)
+    weights = class_weights(y, 5)
+    expected = compute_class_weight("balanced", classes=np.array([0, 1, 3]), y=y)
+    assert [weights[c] for c in (0, 1, 3)] == pytest.approx(list(expected))
+    assert weights[2] == weights[4] == 0.0
+
+
 # --------------------------------------------------------------------- the chain end to end
 CHAIN = HEAD + """
 [[experiments]]

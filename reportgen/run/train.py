@@ -57,13 +57,17 @@ def _learning_rate(rate: float, schedule: str, epochs: int, steps_per_epoch: int
 
 def class_weights(y: Any, num_classes: int) -> dict[int, float]:
     """Inverse class frequency, scaled so the average weight over training images is 1
-    (``n / (k · count_c)`` over the k classes present, scikit-learn's "balanced"); absent
+    (``n / (k · count_c)`` over the k classes present: scikit-learn's "balanced"); absent
     classes get 0."""
     import numpy as np
+    from sklearn.utils.class_weight import compute_class_weight
 
-    counts = np.bincount(np.asarray(y, dtype=int), minlength=num_classes)
-    total, present = counts.sum(), int((counts > 0).sum())
-    return {c: float(total / (present * counts[c])) if counts[c] else 0.0 for c in range(num_classes)}
+    y = np.asarray(y, dtype=int)
+    present = np.unique(y)
+    balanced = compute_class_weight("balanced", classes=present, y=y) if len(present) else []
+    weights = dict.fromkeys(range(num_classes), 0.0)
+    weights.update({int(c): float(w) for c, w in zip(present, balanced, strict=True)})
+    return weights
 
 
 def stage_plan(spec: TrainSpec) -> list[StageSpec | None]:
