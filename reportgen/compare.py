@@ -19,6 +19,7 @@ import numpy as np
 from markupsafe import Markup, escape
 
 from reportgen import figures
+from reportgen.config.chains import chains
 from reportgen.i18n import joined
 from reportgen.report_types import AnalysisResult, Figure, Msg, Table
 
@@ -116,45 +117,33 @@ def _matrix(rows: list[dict[str, Any]]) -> ComparisonSection | None:
 
 def _chains(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]]) -> list[ComparisonSection]:
     by_name = {o.plan.name: o for o in outcomes}
-    children: dict[str, list[str]] = {}
-    for o in outcomes:
-        if o.plan.spec.init_from:
-            children.setdefault(o.plan.spec.init_from, []).append(o.plan.name)
-    roots = [o.plan.name for o in outcomes if not o.plan.spec.init_from and o.plan.name in children]
-
-    def paths(name: str) -> list[list[str]]:
-        if name not in children:
-            return [[name]]
-        return [[name, *rest] for child in children[name] for rest in paths(child)]
-
     sections = []
-    for root in roots:
-        for chain in paths(root):
-            rows, records, previous = [], [], None
-            for step, name in enumerate(chain, start=1):
-                outcome = by_name[name]
-                r = numbers.get(name)
-                if r is None:
-                    rows.append([step, name, outcome.plan.dataset.name,
-                                 Msg("failed") if outcome.status != "ok"
-                                 else "—", "—", "—"])
-                    previous = None
-                    continue
-                delta = None if previous is None else (r["accuracy"] - previous) * 100
-                rows.append([step, name, r["dataset"], f"{r['accuracy']:.4f}", f"{r['macro_f1']:.4f}",
-                             "—" if delta is None else f"{delta:+.1f}"])
-                records.append({"step": step, "experiment": name, "dataset": r["dataset"],
-                                "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
-                                "delta_points": delta,
-                                "shared_classes": by_name[name].transfer.get("shared_classes")})
-                previous = r["accuracy"]
-            table = Table(columns=[Msg("Step"), Msg("Experiment"), Msg("Dataset"), Msg("Accuracy"),
-                                   Msg("Macro F1"), Msg("Δ accuracy vs previous step (points)")],
-                          rows=rows, css_class="compare")
-            title = Msg("Transfer chain: {chain}", {"chain": " → ".join(chain)})
-            sections.append(ComparisonSection(f"chain-{'-'.join(chain)}", title,
-                                              AnalysisResult(metrics={"chain": chain, "steps": records},
-                                                             tables=[table])))
+    for chain in chains(by_name, {name: o.plan.spec.init_from for name, o in by_name.items()}):
+        rows, records, previous = [], [], None
+        for step, name in enumerate(chain, start=1):
+            outcome = by_name[name]
+            r = numbers.get(name)
+            if r is None:
+                rows.append([step, name, outcome.plan.dataset.name,
+                             Msg("failed") if outcome.status != "ok"
+                             else "—", "—", "—"])
+                previous = None
+                continue
+            delta = None if previous is None else (r["accuracy"] - previous) * 100
+            rows.append([step, name, r["dataset"], f"{r['accuracy']:.4f}", f"{r['macro_f1']:.4f}",
+                         "—" if delta is None else f"{delta:+.1f}"])
+            records.append({"step": step, "experiment": name, "dataset": r["dataset"],
+                            "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+                            "delta_points": delta,
+                            "shared_classes": by_name[name].transfer.get("shared_classes")})
+            previous = r["accuracy"]
+        table = Table(columns=[Msg("Step"), Msg("Experiment"), Msg("Dataset"), Msg("Accuracy"),
+                               Msg("Macro F1"), Msg("Δ accuracy vs previous step (points)")],
+                      rows=rows, css_class="compare")
+        title = Msg("Transfer chain: {chain}", {"chain": " → ".join(chain)})
+        sections.append(ComparisonSection(f"chain-{'-'.join(chain)}", title,
+                                          AnalysisResult(metrics={"chain": chain, "steps": records},
+                                                         tables=[table])))
     return sections
 
 

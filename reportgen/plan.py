@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from graphlib import CycleError
 from pathlib import Path
 from typing import Any
 
+from reportgen.config.chains import lineage, parents_first
 from reportgen.config.schema import ExperimentSpec, FileModel, Manifest
 from reportgen.run.data.memo import data_paths, fingerprint
 from reportgen.run.models import model_paths
@@ -76,28 +78,21 @@ def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_di
 
 def _with_ancestors(manifest: Manifest, only: list[str]) -> set[str]:
     parent_of = {e.name: e.init_from for e in manifest.experiments}
-    keep = set()
-    for name in only:
-        while name and name not in keep:
-            keep.add(name)
-            name = parent_of.get(name)
-    return keep
+    return {name for start in only for name in lineage(start, parent_of)}
 
 
 def _parents_first(experiments: list[ExperimentSpec]) -> list[ExperimentSpec]:
     """Manifest order, except that a chain's child comes after its parent (the plan is a DAG;
     validation has already refused cycles)."""
-    placed: dict[str, ExperimentSpec] = {}
-    pending = list(experiments)
-    while pending:
-        for spec in pending:
-            if spec.init_from is None or spec.init_from in placed:
-                placed[spec.name] = spec
-                pending.remove(spec)
-                break
-        else:  # pragma: no cover - load_manifest refuses cycles and unknown parents
-            raise ValueError(f"unresolvable init_from among {[s.name for s in pending]}")
-    return list(placed.values())
+    by_name = {spec.name: spec for spec in experiments}
+    problem = ValueError(f"unresolvable init_from among {[s.name for s in experiments]}")
+    if any(s.init_from and s.init_from not in by_name for s in experiments):  # pragma: no cover
+        raise problem  # load_manifest refuses unknown parents
+    try:
+        order = parents_first(by_name, {spec.name: spec.init_from for spec in experiments})
+    except CycleError:  # pragma: no cover - load_manifest refuses cycles
+        raise problem from None
+    return [by_name[name] for name in order]
 
 
 def make_plan(manifest: Manifest, base_dir: Path, only: list[str] | None = None) -> list[ExperimentPlan]:

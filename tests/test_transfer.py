@@ -310,3 +310,17 @@ def test_question_references_are_checked(write_manifest, question, fragment):
     with pytest.raises(ConfigError) as info:
         load_manifest(path)
     assert fragment in str(info.value)
+
+
+def test_chain_helpers_order_cycles_and_paths():
+    from reportgen.config.chains import chains, cycles, lineage, parents_first
+
+    parent_of = {"child": "parent", "grandchild": "child", "other": None, "parent": None}
+    names = ["grandchild", "child", "other", "parent"]
+    assert parents_first(names, parent_of) == ["other", "parent", "child", "grandchild"]
+    assert lineage("grandchild", parent_of) == ["grandchild", "child", "parent"]
+    assert chains(names, parent_of) == [["parent", "child", "grandchild"]]
+    assert cycles(names, parent_of) == {}
+    looped = {"a": "b", "b": "a", "c": "a"}
+    assert cycles(["a", "b", "c"], looped) == {"a": ["a", "b", "a"], "b": ["b", "a", "b"],
+                                               "c": ["c", "a", "b", "a"]}

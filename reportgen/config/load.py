@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reportgen.config.chains import cycles
 from reportgen.config.grid import expand_grids
 from reportgen.config.schema import UNLABELLED_KINDS, ExperimentSpec, FileModel, Manifest
 from reportgen.errors import ConfigError
@@ -143,6 +144,7 @@ def _chain_problems(manifest: Manifest) -> list[str]:
     """``init_from`` must name another experiment with the same model, and chains must end."""
     names = [e.name for e in manifest.experiments]
     parent_of = {e.name: e.init_from for e in manifest.experiments if e.init_from}
+    cycle_of = cycles(names, parent_of)
     problems = []
     for i, exp in enumerate(manifest.experiments):
         if not exp.init_from:
@@ -158,12 +160,8 @@ def _chain_problems(manifest: Manifest) -> list[str]:
         if parent.model != exp.model:
             problems.append(f"experiments[{i}].model: a transfer chain keeps its architecture; "
                             f"parent {parent.name!r} uses model {parent.model!r}, this uses {exp.model!r}")
-        seen, node = [exp.name], exp.init_from
-        while node in parent_of and node not in seen:
-            seen.append(node)
-            node = parent_of[node]
-        if node == exp.name or node in seen:
-            cycle = " → ".join([*seen, node])
+        if exp.name in cycle_of:
+            cycle = " → ".join(cycle_of[exp.name])
             problems.append(f"{where}: the chain never ends, it is a cycle: {cycle}")
     return problems
 
