@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from reportgen.errors import ConfigError
@@ -15,7 +16,8 @@ def _classes(folder: Path) -> list[str]:
 
 
 def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string: a JSON string is one (non-ASCII kept readable)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def starter_manifest(folder: Path, manifest_dir: Path) -> str:

@@ -117,3 +117,13 @@ def test_init_with_train_and_test_folders_and_bad_input(tmp_path):
     assert run_reportgen("validate", out).returncode == 0
     bad = run_reportgen("init", tmp_path / "nothing", "-o", tmp_path / "x.toml")
     assert bad.returncode == 2 and "not a folder" in bad.stderr
+
+
+def test_init_quotes_toml_strings_readably():
+    import tomllib
+
+    from reportgen.init import _toml_string
+
+    for value in ['C:\\data\\臉 "faces"', "énfant", "tab\there"]:
+        assert tomllib.loads(f"x = {_toml_string(value)}")["x"] == value
+    assert _toml_string("臉") == '"臉"'
