@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from reportgen.report_types import Msg
-from reportgen.run.evaluate import best_and_worst_classes, degenerate, most_confused_pairs
+from reportgen.run.evaluate import best_and_worst_classes, best_epoch, degenerate, most_confused_pairs
 
 IMBALANCE_RATIO = 1.5
 """Largest / smallest test support at which the class balance is worth a sentence."""
@@ -122,7 +122,7 @@ def _training(entry: dict[str, Any]) -> list[Msg]:
     if len(loss) < 2 or len(val_loss) != len(loss):
         return []
     out = []
-    best = int(np.argmin(val_loss))  # 0-based
+    best = best_epoch(val_loss) - 1  # 0-based
     last = len(loss) - 1
     if best < last and val_loss[last] > val_loss[best] and loss[last] < loss[best]:
         out.append(Msg("Validation loss is lowest at epoch {best_epoch} ({best_val_loss}) and rises "

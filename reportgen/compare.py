@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from markupsafe import Markup, escape
 
 from reportgen import figures
 from reportgen.config.chains import chains
 from reportgen.i18n import joined
 from reportgen.report_types import AnalysisResult, Figure, Msg, Table
+from reportgen.run.evaluate import best_epoch
 
 if TYPE_CHECKING:
     from reportgen.outcomes import ExperimentOutcome
@@ -45,7 +45,7 @@ def _scored(outcomes: list[ExperimentOutcome]) -> list[ExperimentOutcome]:
 
 def _epochs_to_best(outcome: ExperimentOutcome) -> int | None:
     val_loss = (outcome.history or {}).get("val_loss") or []
-    return int(np.argmin(val_loss)) + 1 if val_loss else None
+    return best_epoch(val_loss)
 
 
 def _best_val_accuracy(outcome: ExperimentOutcome) -> float | None:

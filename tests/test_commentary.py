@@ -136,3 +136,9 @@ def test_classes_without_test_images_are_not_ranked():
     ranking = best_and_worst_classes(per_class)
     assert (ranking["best"], ranking["worst"]) == ("a", "c")
     assert best_and_worst_classes({"a": {"f1": 0.8, "support": 5}, "b": {"f1": 0.0, "support": 0}}) is None
+
+
+def test_best_epoch_is_the_first_lowest_validation_loss():
+    from reportgen.run.evaluate import best_epoch
+
+    assert best_epoch([0.5, 0.3, 0.3, 0.4]) == 2 and best_epoch([]) is None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 from pydantic import BaseModel
 
 from reportgen import figures
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
 from reportgen.analyses.registry import register
+from reportgen.run.evaluate import best_epoch as lowest_val_loss_epoch
 
 
 @register
@@ -22,7 +22,7 @@ class TrainingCurves(Analysis):
         if not history or not history.get("loss"):
             return AnalysisResult(notes=[Msg("No training history: the model was evaluated as loaded.")])
         val_loss = history.get("val_loss") or []
-        best_epoch = int(np.argmin(val_loss)) + 1 if val_loss else None
+        best_epoch = lowest_val_loss_epoch(val_loss)
         stage_of = [int(s) for s in history.get("stage", [])]
         starts = [e for e in range(1, len(stage_of)) if stage_of[e] != stage_of[e - 1]]
         names = [s.get("name", f"stage {k + 1}") for k, s in enumerate(ctx.stages)] if ctx.stages else []
@@ -45,7 +45,7 @@ class TrainingCurves(Analysis):
             notes.append(Msg("Trained in {stages} stages; the dotted lines mark where a new stage "
                              "starts (epochs {starts}).", values))
             if ctx.train is not None and ctx.train.early_stopping and val_loss:
-                best_last = last[int(np.argmin([val_loss[e] for e in last]))] + 1
+                best_last = last[lowest_val_loss_epoch([val_loss[e] for e in last]) - 1] + 1
                 notes.append(Msg("Early stopping works per stage: the weights evaluated are those "
                                  "of epoch {epoch} ({val_loss}), the lowest validation loss of "
                                  "the last stage.", {"epoch": best_last,

@@ -49,6 +49,12 @@ def evaluate(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict
     }
 
 
+def best_epoch(val_loss: Any) -> int | None:
+    """The epoch (1-based) with the lowest validation loss, the first of equal ones; None
+    without validation losses."""
+    return int(np.argmin(val_loss)) + 1 if len(val_loss) else None
+
+
 def best_and_worst_classes(per_class: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """Best and worst class by F1, by one ranking: F1 (higher first), then test support (more
     images first), then class order; the best is the first, the worst the last. Classes without
