@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reportgen.compare import ComparisonSection
+from reportgen.compare import ComparisonSection, points
 from reportgen.errors import ConfigError
 from reportgen.report_types import AnalysisResult, Msg, Table
 
@@ -51,7 +51,7 @@ def changes(previous: dict[str, dict[str, float]], current: dict[str, dict[str, 
         for key, _ in METRICS:
             delta = (now[key] - previous[name][key]) * 100
             record[key] = {"previous": previous[name][key], "now": now[key], "delta_points": delta}
-            row += [f"{previous[name][key]:.4f} → {now[key]:.4f}", f"{delta:+.1f}"]
+            row += [f"{previous[name][key]:.4f} → {now[key]:.4f}", points(delta)]
             if fail_on_drop is not None and delta < -fail_on_drop:
                 regressions.append(f"{name}: {key} dropped {-delta:.1f} points "
                                    f"({previous[name][key]:.4f} → {now[key]:.4f})")

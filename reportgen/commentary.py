@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from reportgen.compare import points
 from reportgen.report_types import Msg
 from reportgen.run.evaluate import best_and_worst_classes, best_epoch, degenerate, most_confused_pairs
 
@@ -24,11 +25,6 @@ MAX_CONFUSED_PAIRS = 3
 
 def f4(value: float) -> str:
     return f"{value:.4f}"
-
-
-def points(delta: float) -> str:
-    """A difference of two accuracies in percentage points, signed: ``+1.4``."""
-    return f"{delta * 100:+.1f}"
 
 
 def _ranking(entry: dict[str, Any], key: str, compute: Any) -> Any:
@@ -182,7 +178,7 @@ def for_grid(section: dict[str, Any]) -> list[Msg]:
     reference = variants[0]
     out = [Msg("{variant}: test accuracy {accuracy}, {delta} points against {reference}.",
                {"variant": v["variant"], "accuracy": f4(v["accuracy"]), "reference": reference["variant"],
-                "delta": points(v["accuracy"] - reference["accuracy"])}) for v in variants[1:]]
+                "delta": points((v["accuracy"] - reference["accuracy"]) * 100)}) for v in variants[1:]]
     best = max(variants, key=lambda v: (v["accuracy"], v["variant"]))
     out.append(Msg("The best variant is {variant} (test accuracy {accuracy}).",
                    {"variant": best["variant"], "accuracy": f4(best["accuracy"])}))
@@ -194,7 +190,7 @@ def for_chain(section: dict[str, Any]) -> list[Msg]:
     return [Msg("Step {step}, {experiment} on {dataset}: test accuracy {accuracy}, {delta} points "
                 "against the previous step.",
                 {"step": s["step"], "experiment": s["experiment"], "dataset": s["dataset"],
-                 "accuracy": f4(s["accuracy"]), "delta": points(s["accuracy"] - p["accuracy"])})
+                 "accuracy": f4(s["accuracy"]), "delta": points((s["accuracy"] - p["accuracy"]) * 100)})
             for p, s in zip(steps, steps[1:]) if s["step"] == p["step"] + 1]
 
 

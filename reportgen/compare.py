@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from reportgen.outcomes import ExperimentOutcome
 
 
+def points(delta: float) -> str:
+    """A difference in percentage points, signed, one decimal: ``+1.4``."""
+    return f"{delta:+.1f}"
+
+
 def best(value: str) -> Markup:
     """A table cell marked as the best of its group (bold, and a ★ that survives copy-paste)."""
     return Markup('<strong class="best">{} ★</strong>').format(escape(value))
@@ -131,7 +136,7 @@ def _chains(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]
                 continue
             delta = None if previous is None else (r["accuracy"] - previous) * 100
             rows.append([step, name, r["dataset"], f"{r['accuracy']:.4f}", f"{r['macro_f1']:.4f}",
-                         "—" if delta is None else f"{delta:+.1f}"])
+                         "—" if delta is None else points(delta)])
             records.append({"step": step, "experiment": name, "dataset": r["dataset"],
                             "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                             "delta_points": delta,
@@ -169,7 +174,7 @@ def _grids(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]]
             rows.append([o.plan.name.removeprefix(f"{grid}-"), *labels,
                          f"{val:.4f}" if val is not None else "—",
                          f"{r['accuracy']:.4f}",
-                         "—" if delta is None or o is members[0] else f"{delta:+.1f}"])
+                         "—" if delta is None or o is members[0] else points(delta)])
             records.append({"variant": o.plan.name, "labels": dict(o.plan.spec.grid_labels),
                             "best_val_accuracy": val, "accuracy": r["accuracy"],
                             "delta_points_vs_first": None if o is members[0] else delta})
