@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from reportgen.outcomes import ExperimentOutcome
+from reportgen.outcomes import ExperimentOutcome, failed_outcome
 from reportgen.progress import Progress
 
 if TYPE_CHECKING:
@@ -29,9 +29,8 @@ Job = Callable[["ExperimentPlan", Progress], ExperimentOutcome]
 
 
 def _parent_failed(plan: ExperimentPlan, parent: str) -> ExperimentOutcome:
-    return ExperimentOutcome(plan, status="failed", timings={"total": 0.0},
-                             error=f"not run: experiment {parent!r}, which it starts from "
-                                   "(init_from), failed")
+    return failed_outcome(plan, f"not run: experiment {parent!r}, which it starts from "
+                                "(init_from), failed")
 
 
 def run_local(plans: list[ExperimentPlan], job: Job, progress: Progress) -> list[ExperimentOutcome]:
@@ -111,8 +110,7 @@ def run_ray(plans: list[ExperimentPlan], job: Job, progress: Progress,
                 failed_parent = next((p for p in plan.parents if p in outcomes
                                       and outcomes[p].status != "ok"), None)
                 outcomes[plan.name] = (_parent_failed(plan, failed_parent) if failed_parent else
-                                       ExperimentOutcome(plan, status="failed", timings={"total": 0.0},
-                                                         error=f"Ray task failed: {exc}"))
+                                       failed_outcome(plan, f"Ray task failed: {exc}"))
                 progress.say(f"{plan.name} FAILED: {outcomes[plan.name].error}")
         if started and not progress.quiet:
             time.sleep(1.0)  # Ray forwards worker lines asynchronously: let the last ones arrive

@@ -48,6 +48,11 @@ class ExperimentOutcome:
     """Sentences derived from this experiment's metrics (see reportgen.commentary)."""
 
 
+def failed_outcome(plan: ExperimentPlan, error: str, seconds: float = 0.0) -> ExperimentOutcome:
+    """The outcome of an experiment that failed (or was not run) after ``seconds``."""
+    return ExperimentOutcome(plan, status="failed", error=error, timings={"total": seconds})
+
+
 @dataclass
 class BuildOutcome:
     out_dir: Path

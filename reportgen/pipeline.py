@@ -24,7 +24,7 @@ from reportgen.config import load_manifest
 from reportgen.config.schema import Manifest
 from reportgen.errors import ConfigError, ModelError, ReportgenError
 from reportgen.executors import run_plans
-from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome
+from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome, failed_outcome
 from reportgen.plan import ExperimentPlan, make_plan
 from reportgen.progress import Progress
 from reportgen.render import render_outputs
@@ -226,7 +226,7 @@ def _failed(plan: ExperimentPlan, exc: BaseException, out_dir: Path, elapsed: fl
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "error.log").write_text("".join(traceback.format_exception(exc)))
     message = str(exc) if isinstance(exc, ReportgenError) else f"{type(exc).__name__}: {exc}"
-    return ExperimentOutcome(plan, status="failed", error=message, timings={"total": elapsed})
+    return failed_outcome(plan, message, elapsed)
 
 
 @dataclass(frozen=True)
