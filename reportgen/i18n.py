@@ -32,10 +32,6 @@ def translate(msgid: str, language: str, params: dict[str, Any] | None = None) -
     return text.format(**params) if params else text
 
 
-def missing_translations(msgids: list[str], language: str) -> list[str]:
-    return [m for m in msgids if m not in catalog(language)]
-
-
 def joined(msgid: str, languages: list[str], params: dict[str, Any] | None = None,
            separator: str = " / ") -> str:
     """One line with every chosen language, e.g. ``預測類別 / Predicted class`` (for figures)."""

@@ -31,8 +31,6 @@ CLASS_ALIASES: dict[str, tuple[str, ...]] = {
 FERPlus ``anger``, ``happiness``, ``sadness``; ``surprised``, ``fearful``, ``disgusted`` in
 other releases). Names are compared after case folding and dropping spaces, ``-`` and ``_``."""
 
-KINDS = ("identical", "reordered", "aliased", "subset")
-
 
 def _key(name: str) -> str:
     """Case, spaces, hyphens and underscores do not make a different class."""
