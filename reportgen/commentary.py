@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from reportgen.compare import points
-from reportgen.report_types import Msg
+from reportgen.report_types import Msg, points
 from reportgen.run.evaluate import best_and_worst_classes, best_epoch, degenerate, most_confused_pairs
 
 IMBALANCE_RATIO = 1.5

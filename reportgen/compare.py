@@ -20,16 +20,11 @@ from markupsafe import Markup, escape
 from reportgen import figures
 from reportgen.config.chains import chains
 from reportgen.i18n import joined
-from reportgen.report_types import AnalysisResult, Figure, Msg, Table
+from reportgen.report_types import AnalysisResult, Figure, Msg, Table, points
 from reportgen.run.evaluate import best_epoch
 
 if TYPE_CHECKING:
     from reportgen.outcomes import ExperimentOutcome
-
-
-def points(delta: float) -> str:
-    """A difference in percentage points, signed, one decimal: ``+1.4``."""
-    return f"{delta:+.1f}"
 
 
 def best(value: str) -> Markup:

@@ -58,3 +58,8 @@ class AnalysisResult:
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     notes: list[Msg] = field(default_factory=list)
+
+
+def points(delta: float) -> str:
+    """A difference in percentage points as every table and sentence writes it: ``+1.4``."""
+    return f"{delta:+.1f}"
