@@ -108,6 +108,16 @@ def unchanged(x: np.ndarray) -> np.ndarray:
 NAMED_PREPROCESS = {"rescale": rescale, "symmetric": symmetric, "none": unchanged}
 
 
+def named_preprocess(spec: Any) -> Preprocess:
+    """The ``preprocess`` key of a trained or user-built model (file, python)."""
+    return NAMED_PREPROCESS[spec.preprocess]
+
+
+def listed_classes(spec: Any, base_dir: Path) -> list[str] | None:
+    """The ``classes`` key of a trained or user-built model: its outputs' names, if given."""
+    return list(spec.classes) if spec.classes else None
+
+
 def preprocess_function(spec: Any) -> Preprocess:
     """A function mapping pixel arrays (0..255, ``(N, H, W, C)``) to float32 model input:
     cnn x/255; file / python ``spec.preprocess`` (rescale x/255, symmetric x/127.5−1, none);

@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen.errors import ModelError
-from reportgen.run.models.base import NAMED_PREPROCESS, check_outputs, register_kind, root_cause
+from reportgen.run.models.base import (
+    check_outputs,
+    listed_classes,
+    named_preprocess,
+    register_kind,
+    root_cause,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -142,7 +148,6 @@ def build_file(spec: FileModel, num_classes: int, base_dir: Path) -> keras.Model
 
 register_kind(
     "file", build_file, check=check_file,
-    preprocess=lambda spec: NAMED_PREPROCESS[spec.preprocess],
-    classes=lambda spec, base_dir: list(spec.classes) if spec.classes else None,
+    preprocess=named_preprocess, classes=listed_classes,
     files=lambda spec, base_dir: [resolve_model_path(spec, base_dir)],
 )

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportgen.errors import ModelError
-from reportgen.run.models.base import NAMED_PREPROCESS, check_outputs, register_kind, relative_to, root_cause
+from reportgen.run.models.base import (
+    check_outputs,
+    listed_classes,
+    named_preprocess,
+    register_kind,
+    relative_to,
+    root_cause,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -110,7 +117,6 @@ def build_python(spec: PythonModel, num_classes: int, base_dir: Path) -> keras.M
 
 register_kind(
     "python", build_python, check=check_python,
-    preprocess=lambda spec: NAMED_PREPROCESS[spec.preprocess],
-    classes=lambda spec, base_dir: list(spec.classes) if spec.classes else None,
+    preprocess=named_preprocess, classes=listed_classes,
     files=lambda spec, base_dir: [builder_path(spec, base_dir)[0]],
 )
