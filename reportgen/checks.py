@@ -115,7 +115,7 @@ def class_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozense
     from the classes it is scored on, a chain parent that cannot be re-headed. Notes: the
     matches that reorder, alias or drop classes (shown in the report too).
     """
-    from reportgen.run.classes import ClassMismatch, class_match, experiment_classes, uses_model_order
+    from reportgen.run.classes import ClassMismatch, experiment_match, matched_classes
 
     models = models or _Models(base_dir)
     where = experiment_fields(manifest)
@@ -133,12 +133,12 @@ def class_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozense
                 alias_users[dataset.name] = True
                 problems += _chain_problems(manifest, exp, here, models)
                 continue
-            match = class_match(dataset, model, base_dir) if uses_model_order(exp, model) else None
+            match = experiment_match(exp, dataset, model, base_dir)
             alias_users[dataset.name] |= match is not None
             if match is not None and match.kind != "identical":
                 notes.append(f"{here}: {match_note(match)}")
             if model.evaluable_as_loaded:
-                classes = experiment_classes(dataset, model, base_dir, exp)
+                classes = matched_classes(match, dataset, model, base_dir)
                 named = match is not None or dataset.kind in UNLABELLED_KINDS
                 _check_output_count(manifest, model, classes, named, models)
         except ClassMismatch as exc:

@@ -71,14 +71,14 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     from reportgen.run import data as data_mod
     from reportgen.run import devices, models, train
     from reportgen.run.augment import augmentation_layers
-    from reportgen.run.classes import experiment_classes, experiment_match, remap_data
+    from reportgen.run.classes import experiment_match, matched_classes, remap_data
 
     outcome = ExperimentOutcome(plan)
     timings = outcome.timings
     start = time.perf_counter()
 
     match = experiment_match(plan.spec, plan.dataset, plan.model, base_dir)
-    classes = experiment_classes(plan.dataset, plan.model, base_dir, plan.spec)
+    classes = matched_classes(match, plan.dataset, plan.model, base_dir)
     outcome.classes = classes
     cache_dir = out_dir / "cache" / f"{plan.name}-{plan.cache_key}" if plan.trains else None
     cached = None if (force or cache_dir is None) else train.load_cached(cache_dir)

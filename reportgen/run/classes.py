@@ -190,12 +190,18 @@ def experiment_classes(dataset: Any, model: Any, base_dir: Path, spec: Any = Non
     """An experiment's class names: the model's output names when it scores them (see
     :func:`uses_model_order`; without ``spec``, when the model is evaluated as loaded), else
     its dataset's, or for unlabelled images (no classes of their own) the model's output names."""
+    match = class_match(dataset, model, base_dir) if spec is None else experiment_match(
+        spec, dataset, model, base_dir)
+    return matched_classes(match, dataset, model, base_dir)
+
+
+def matched_classes(match: ClassMatch | None, dataset: Any, model: Any, base_dir: Path) -> list[str]:
+    """:func:`experiment_classes` once the experiment's match is known (no second match, no
+    second scan of the dataset's folders)."""
     from reportgen.run.data import dataset_classes
 
-    if spec is None or uses_model_order(spec, model):
-        match = class_match(dataset, model, base_dir)
-        if match is not None:
-            return list(match.model_classes)
+    if match is not None:
+        return list(match.model_classes)
     return dataset_classes(dataset, base_dir) or list(model_output_classes(model, base_dir) or [])
 
 
