@@ -191,7 +191,12 @@ def _check_output_count(manifest: Manifest, model: FileModel, classes: list[str]
 def _chain_problems(manifest: Manifest, exp: Any, here: str, models: _Models) -> list[str]:
     """The child's data classes meet the parent's classes through the same alias rules; a
     model file parent must be re-headable when the class sets differ (build does the same)."""
-    from reportgen.run.classes import ClassMismatch, dataset_aliases, experiment_classes, match_classes
+    from reportgen.run.classes import (
+        ClassMismatch,
+        dataset_aliases,
+        experiment_classes,
+        parent_names_in_child_spelling,
+    )
     from reportgen.run.transfer import parent_transfer_problems
 
     base_dir = models.base_dir
@@ -200,11 +205,9 @@ def _chain_problems(manifest: Manifest, exp: Any, here: str, models: _Models) ->
     parent_classes = experiment_classes(manifest.dataset(parent.dataset), model, base_dir, parent)
     classes = _dataset_classes(dataset, base_dir)
     try:
-        renamed = match_classes(classes, parent_classes, dataset_aliases(dataset)).model_names_as_data()
+        renamed = parent_names_in_child_spelling(parent_classes, classes, dataset_aliases(dataset))
     except ClassMismatch as exc:
-        if "class_aliases" in str(exc):
-            return [f"{here}: dataset {dataset.name!r} and parent {parent.name!r}: {exc}"]
-        renamed = list(parent_classes)  # nothing shared: a wholly new head, nothing to carry over
+        return [f"{here}: dataset {dataset.name!r} and parent {parent.name!r}: {exc}"]
     if renamed == classes:
         return []
     # Built models (cnn, application backbones) always end in reportgen's Dense head; a model

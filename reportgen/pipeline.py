@@ -171,7 +171,7 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
                        progress: Progress) -> tuple[Any, dict[str, Any]]:
     """The parent's trained model (or model file), re-headed for this experiment's classes."""
     from reportgen.run import models, train
-    from reportgen.run.classes import dataset_aliases, experiment_classes
+    from reportgen.run.classes import dataset_aliases, experiment_classes, parent_names_in_child_spelling
     from reportgen.run.transfer import kept_classes, rehead, shared_classes
 
     parent = plan.parents[0]
@@ -189,7 +189,7 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
     shared = shared_classes(parent_classes, classes, aliases)
     # rehead carries output weights over by name: give it the parent's names in this dataset's
     # spelling, so alias-matched classes (angry → anger) keep what they learned.
-    renamed = _as_child_names(parent_classes, classes, aliases)
+    renamed = parent_names_in_child_spelling(parent_classes, classes, aliases)
     # Output weights carry over only from a Dense class layer (none from a convolution head).
     kept = kept_classes(model, renamed, classes)
     model = rehead(model, renamed, classes, plan.seed)
@@ -199,15 +199,6 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
                                                 "output weights" if replaced else ""))
     return model, {"parent": parent, "parent_classes": parent_classes, "shared_classes": shared,
                    "kept_classes": kept, "head_replaced": replaced}
-
-
-def _as_child_names(parent_classes: list[str], classes: list[str], aliases: dict[str, str]) -> list[str]:
-    from reportgen.run.classes import ClassMismatch, match_classes
-
-    try:
-        return match_classes(classes, parent_classes, aliases).model_names_as_data()
-    except ClassMismatch:  # nothing shared: a wholly new head (validation checked the aliases)
-        return list(parent_classes)
 
 
 def _save_predictions(experiment_dir: Path, ctx: AnalysisContext) -> None:

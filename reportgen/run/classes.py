@@ -195,6 +195,20 @@ def experiment_classes(dataset: Any, model: Any, base_dir: Path, spec: Any = Non
     return matched_classes(match, dataset, model, base_dir)
 
 
+def parent_names_in_child_spelling(parent_classes: list[str], classes: list[str],
+                                   aliases: dict[str, str]) -> list[str]:
+    """A chain parent's class names, each one that matches a child class (same rules as
+    evaluation) written as the child spells it, so re-heading carries output weights over by
+    name. Nothing in common: the parent's names unchanged (a wholly new head). A
+    ``class_aliases`` entry naming an unknown class raises ClassMismatch."""
+    try:
+        return match_classes(classes, parent_classes, aliases).model_names_as_data()
+    except ClassMismatch as exc:
+        if "class_aliases" in str(exc):
+            raise
+        return list(parent_classes)
+
+
 def matched_classes(match: ClassMatch | None, dataset: Any, model: Any, base_dir: Path) -> list[str]:
     """:func:`experiment_classes` once the experiment's match is known (no second match, no
     second scan of the dataset's folders)."""
