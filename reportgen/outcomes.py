@@ -45,7 +45,7 @@ class ExperimentOutcome:
     transfer: dict[str, Any] = field(default_factory=dict)
     """For init_from: parent, parent classes, shared classes, whether the head was replaced."""
     commentary: list[Msg] = field(default_factory=list)
-    """Sentences derived from this experiment's metrics (see reportgen.commentary)."""
+    """Sentences derived from this experiment's metrics (see reportgen.study.commentary)."""
 
 
 def failed_outcome(plan: ExperimentPlan, error: str, seconds: float = 0.0) -> ExperimentOutcome:

@@ -17,9 +17,7 @@ from reportgen import __version__
 from reportgen.analyses import registry
 from reportgen.analyses.base import AnalysisContext
 from reportgen.artifacts import experiment_entry, metrics_document, write_json_atomic
-from reportgen.changes import changes, load_previous
 from reportgen.checks import check_manifest
-from reportgen.compare import build_comparisons
 from reportgen.config import load_manifest
 from reportgen.config.schema import Manifest
 from reportgen.errors import ConfigError, ModelError, ReportgenError
@@ -28,6 +26,8 @@ from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome,
 from reportgen.plan import ExperimentPlan, make_plan
 from reportgen.progress import Progress
 from reportgen.render import render_outputs
+from reportgen.study.changes import changes, load_previous
+from reportgen.study.compare import build_comparisons
 
 STATS_CHUNK = 1024
 """Training images decoded at a time for normalisation statistics of a streamed split."""
@@ -251,7 +251,7 @@ class ExperimentJob:
 
 def _add_commentary(outcomes: list[ExperimentOutcome], comparisons: list) -> None:
     """Commentary from the same numbers metrics.json gets (experiment entries, comparisons)."""
-    from reportgen import commentary
+    from reportgen.study import commentary
 
     for outcome in outcomes:
         outcome.commentary = commentary.for_experiment(experiment_entry(outcome))

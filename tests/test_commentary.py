@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reportgen import commentary
 from reportgen.i18n import translate
+from reportgen.study import commentary
 
 
 def _entry(**overrides):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix
 
-from reportgen import commentary
-from reportgen.analyses import registry
+from reportgen.analyses import _sentences, registry
 from reportgen.analyses.base import AnalysisContext, NoParams
 from reportgen.i18n import translate
 from reportgen.run.evaluate import CONCENTRATION, degenerate, evaluate
+from reportgen.study import commentary
 
 CLASSES = ["angry", "happy", "sad", "neutral"]
 
@@ -48,7 +48,7 @@ def test_constant_predictions_are_flagged_for_both_reasons():
     assert check["top_predicted_label_share"] == pytest.approx(0.15)
     assert check["majority_class"] == "happy" and check["majority_rate"] == pytest.approx(0.5)
     assert check["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred)) == pytest.approx(0.15)
-    warnings = _english(commentary.degenerate_warnings({**ev, "classes": CLASSES}))
+    warnings = _english(_sentences.degenerate_warnings({**ev, "classes": CLASSES}))
     assert warnings == [
         "Warning: 100.0% of the test predictions are sad, which is only 15.0% of the test labels: "
         "the model predicts almost a single class.",
@@ -137,5 +137,5 @@ def test_a_real_model_that_predicts_a_constant_is_flagged_in_notes_and_discussio
         discussion = _english(commentary.for_experiment(
             {**entry, "degenerate": ev["degenerate"]} if with_key else entry))
         assert discussion[:2] == notes[:2]
-    assert not any("Warning" in s for s in _english(commentary.degenerate_warnings(
+    assert not any("Warning" in s for s in _english(_sentences.degenerate_warnings(
         {**entry, "confusion_matrix": np.diag(np.bincount(ctx.y_true)).tolist()})))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from reportgen.analyses._sentences import degenerate_warnings
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
 from reportgen.analyses.registry import register
-from reportgen.commentary import degenerate_warnings
 
 
 @register

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from reportgen.analyses._sentences import best_worst_sentence
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Table
 from reportgen.analyses.registry import register
-from reportgen.commentary import best_worst_sentence
 
 COLUMNS = [Msg("Class"), Msg("Precision"), Msg("Recall"), Msg("F1-score"), Msg("Support")]
 

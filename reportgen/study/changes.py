@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reportgen.compare import ComparisonSection
 from reportgen.errors import ConfigError
 from reportgen.report_types import AnalysisResult, Msg, Table, points
+from reportgen.study.compare import ComparisonSection
 
 METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro F1"))
 

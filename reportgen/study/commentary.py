@@ -13,17 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from reportgen.analyses._sentences import best_worst_sentence, degenerate_warnings, f4
 from reportgen.report_types import Msg, points
-from reportgen.run.evaluate import best_and_worst_classes, best_epoch, degenerate, most_confused_pairs
+from reportgen.run.evaluate import best_and_worst_classes, best_epoch, most_confused_pairs
 
 IMBALANCE_RATIO = 1.5
 """Largest / smallest test support at which the class balance is worth a sentence."""
 MAX_CONFUSED_PAIRS = 3
 """At most this many most-confused pairs (from the evaluation's ``most_confused``) get a sentence."""
-
-
-def f4(value: float) -> str:
-    return f"{value:.4f}"
 
 
 def _ranking(entry: dict[str, Any], key: str, compute: Any) -> Any:
@@ -36,21 +33,6 @@ def _classes(entry: dict[str, Any]) -> list[Msg]:
     per_class = entry.get("per_class") or {}
     ranking = _ranking(entry, "best_worst", lambda: best_and_worst_classes(per_class))
     return [] if ranking is None else [best_worst_sentence(ranking, supports=True)]
-
-
-def best_worst_sentence(ranking: dict[str, Any], supports: bool) -> Msg:
-    """The best / worst class sentence of the Discussion (``supports``) or of the per-class
-    table's note, from :func:`reportgen.run.evaluate.best_and_worst_classes`."""
-    if ranking["all_equal"]:
-        return Msg("Every class has the same F1 ({f1}).", {"f1": f4(ranking["best_f1"])})
-    params = {"best": ranking["best"], "best_f1": f4(ranking["best_f1"]),
-              "worst": ranking["worst"], "worst_f1": f4(ranking["worst_f1"])}
-    if not supports:
-        return Msg("Highest F1: {best} ({best_f1}); lowest F1: {worst} ({worst_f1}).", params)
-    return Msg("Best recognised class: {best} (F1 {best_f1}, {best_support} test images); "
-               "worst: {worst} (F1 {worst_f1}, {worst_support} test images).",
-               {**params, "best_support": ranking["best_support"],
-                "worst_support": ranking["worst_support"]})
 
 
 def _confusions(entry: dict[str, Any]) -> list[Msg]:
@@ -68,30 +50,6 @@ def _confusions(entry: dict[str, Any]) -> list[Msg]:
                              "share": f"{p['count'] / support[p['true']]:.1%}",
                              "support": int(support[p["true"]])})
             for p in pairs[:MAX_CONFUSED_PAIRS]]
-
-
-def degenerate_warnings(entry: dict[str, Any]) -> list[Msg]:
-    """The warning of a degenerate model (see :func:`reportgen.run.evaluate.degenerate`): one
-    sentence per reason, shared by the accuracy notes and the Discussion."""
-    matrix, classes = entry.get("confusion_matrix"), entry.get("classes") or []
-    check = _ranking(entry, "degenerate",
-                     lambda: degenerate(matrix, classes) if matrix and classes else None)
-    if not check or not check["flagged"]:
-        return []
-    out = []
-    if "one_class" in check["reasons"]:
-        out.append(Msg("Warning: {share} of the test predictions are {predicted}, which is only "
-                       "{label_share} of the test labels: the model predicts almost a single class.",
-                       {"share": f"{check['top_predicted_share']:.1%}",
-                        "predicted": check["top_predicted"],
-                        "label_share": f"{check['top_predicted_label_share']:.1%}"}))
-    if "majority_rate" in check["reasons"]:
-        out.append(Msg("Warning: the test accuracy {accuracy} is not above the majority-class rate "
-                       "{majority_rate} (always answering {majority}): the model does no better "
-                       "than guessing the most frequent class.",
-                       {"accuracy": f4(check["accuracy"]), "majority_rate": f4(check["majority_rate"]),
-                        "majority": check["majority_class"]}))
-    return out
 
 
 def _imbalance(entry: dict[str, Any]) -> list[Msg]:
