@@ -15,13 +15,35 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Msg:
-    """A translatable text: ``msgid`` is the English source with ``{name}`` placeholders."""
+    """A translatable text: ``msgid`` is the English source with ``{name}`` placeholders.
+
+    With ``plural`` (the English plural form) the catalog's plural forms apply, chosen by
+    ``params["count"]``. A parameter may itself be a Msg (translated in the same language)."""
 
     msgid: str
     params: dict[str, Any] = field(default_factory=dict)
+    plural: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"msgid": self.msgid, "params": self.params}
+        out = {"msgid": self.msgid, "params": jsonable(self.params)}
+        if self.plural is not None:
+            out["plural"] = self.plural
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Msg:
+        return cls(data["msgid"], {k: from_jsonable(v) for k, v in (data.get("params") or {}).items()},
+                   data.get("plural"))
+
+
+@dataclass(frozen=True)
+class Best:
+    """A table cell marked as the best of its group (the template draws it bold, with a ★)."""
+
+    value: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"best": self.value}
 
 
 @dataclass
@@ -63,3 +85,39 @@ class AnalysisResult:
 def points(delta: float) -> str:
     """A difference in percentage points as every table and sentence writes it: ``+1.4``."""
     return f"{delta:+.1f}"
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with every Msg, Best, Figure, Table, AnalysisResult and Path in it turned into
+    JSON types (the form records and metrics.json hold); :func:`from_jsonable` reverses Msg/Best."""
+    if isinstance(value, Msg | Best):
+        return value.to_json()
+    if isinstance(value, Figure):
+        return {"path": str(value.path), "caption": value.caption.to_json(), "wide": value.wide,
+                "part": value.part, "parts": value.parts, "continued": value.continued}
+    if isinstance(value, Table):
+        return {"columns": jsonable(value.columns), "rows": jsonable(value.rows),
+                "caption": jsonable(value.caption), "css_class": value.css_class}
+    if isinstance(value, AnalysisResult):
+        return {"metrics": jsonable(value.metrics), "figures": jsonable(value.figures),
+                "tables": jsonable(value.tables), "notes": jsonable(value.notes)}
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def from_jsonable(value: Any) -> Any:
+    """A JSON value back with its Msg and Best cells as those types (the rest as is)."""
+    if isinstance(value, dict):
+        if "msgid" in value:
+            return Msg.from_json(value)
+        if set(value) == {"best"}:
+            return Best(value["best"])
+        return {k: from_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_jsonable(v) for v in value]
+    return value
