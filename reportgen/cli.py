@@ -1,4 +1,4 @@
-"""Command line: ``reportgen build`` and ``reportgen validate``.
+"""Command line: ``reportgen build``, ``render``, ``init``, ``validate`` and ``analyses``.
 
 Exit codes: 0 all good; 1 the report was written but an experiment failed; 2 bad input
 (manifest, files, options) — nothing was built; 130 interrupted (outputs of the last good
@@ -110,6 +110,26 @@ def build(
         typer.echo(f"error: {len(outcome.regressions)} regression(s) against {compare_to} "
                    f"(more than {fail_on_drop:g} points): " + "; ".join(outcome.regressions), err=True)
         raise typer.Exit(EXIT_REGRESSION)
+
+
+@app.command()
+def render(
+    out_dir: Path = typer.Argument(..., help="The output folder of a finished build (it holds "
+                                   "metrics.json)."),
+    manifest: Path | None = typer.Option(None, "--manifest", "-m", help="Take the report header "
+                                         "([report]: title, questions, answers, languages, formats) "
+                                         "from this manifest; default: the one the build used."),
+) -> None:
+    """Draw report.html / report.pdf again from a build's records, without training or
+    TensorFlow: e.g. after editing a question's answer or switching `languages`."""
+    from reportgen.render import render_folder
+
+    try:
+        outputs = render_folder(out_dir, manifest)
+    except ReportgenError as exc:
+        _fail(exc)
+    for path in outputs:
+        typer.echo(str(path))
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""``build()``: manifest → plan → data/model/train → analyses → metrics.json + figures → HTML/PDF.
+"""``build()``: manifest → plan → data/model/train → analyses → records → study → metrics.json →
+HTML/PDF (rendered from the records, as ``reportgen render`` does).
 
 Every experiment runs inside its own error boundary: a failed experiment is recorded (status,
 message, log file) and the others go on. Outputs are only replaced once complete.
@@ -16,7 +17,7 @@ from typing import Any
 from reportgen import __version__
 from reportgen.analyses import registry
 from reportgen.analyses.base import AnalysisContext
-from reportgen.artifacts import experiment_entry, metrics_document, write_json_atomic
+from reportgen.artifacts import write_json_atomic
 from reportgen.checks import check_manifest
 from reportgen.config import load_manifest
 from reportgen.config.schema import Manifest
@@ -25,9 +26,18 @@ from reportgen.executors import run_plans
 from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome, failed_outcome
 from reportgen.plan import ExperimentPlan, make_plan
 from reportgen.progress import Progress
+from reportgen.records import (
+    METRICS_FILE,
+    STUDY_RECORD,
+    experiment_record,
+    metrics_document,
+    relative_paths,
+    write_record,
+)
 from reportgen.render import render_outputs
-from reportgen.study.changes import changes, load_previous
-from reportgen.study.compare import build_comparisons
+from reportgen.report_types import jsonable
+from reportgen.study import study
+from reportgen.study.changes import load_previous
 
 STATS_CHUNK = 1024
 """Training images decoded at a time for normalisation statistics of a streamed split."""
@@ -249,18 +259,6 @@ class ExperimentJob:
         return outcome
 
 
-def _add_commentary(outcomes: list[ExperimentOutcome], comparisons: list) -> None:
-    """Commentary from the same numbers metrics.json gets (experiment entries, comparisons)."""
-    from reportgen.study import commentary
-
-    for outcome in outcomes:
-        outcome.commentary = commentary.for_experiment(experiment_entry(outcome))
-    for section in comparisons:
-        sentences = commentary.for_comparison(section.key, section.result.metrics)
-        section.result.notes += sentences
-        section.result.metrics["commentary"] = [m.to_json() for m in sentences]
-
-
 def resolve_out_dir(manifest: Manifest, manifest_path: Path, out: Path | None) -> Path:
     if out is not None:
         return out.resolve()
@@ -296,18 +294,17 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     outcomes = run_plans(plans, job, progress, executor=executor, address=address)
 
     env = environment()
-    comparisons = build_comparisons(outcomes, out_dir / "comparison" / "figures",
-                                    manifest.report.languages)
-    _add_commentary(outcomes, comparisons)
-    regressions: list[str] = []
-    if previous is not None:
-        current = {o.plan.name: experiment_entry(o) for o in outcomes if o.status == "ok"}
-        section, regressions = changes(previous, current, fail_on_drop, str(compare_to))
-        comparisons.append(section)
+    records = [experiment_record(o, out_dir) for o in outcomes]
+    result = study(records, out_dir / "comparison" / "figures", manifest.report.languages,
+                   previous, fail_on_drop, str(compare_to))
+    for record in records:
+        record["commentary"] = jsonable(result.commentary[record["name"]])
+        write_record(out_dir, record)
+    sections = relative_paths(result.section_records(), out_dir)
+    write_json_atomic(out_dir / STUDY_RECORD, sections)
+    metrics = metrics_document(manifest.report.title.model_dump(by_alias=True), manifest_path,
+                               records, sections, env, time.perf_counter() - build_start)
+    metrics_path = write_json_atomic(out_dir / METRICS_FILE, metrics)
     progress.done("rendering " + " + ".join(manifest.report.formats))
-    outputs, render_timings = render_outputs(manifest, outcomes, env, out_dir, comparisons, base_dir)
-    metrics = metrics_document(manifest, manifest_path, outcomes, env, render_timings,
-                               time.perf_counter() - build_start, comparisons)
-    metrics_path = out_dir / "metrics.json"
-    write_json_atomic(metrics_path, metrics)
-    return BuildOutcome(out_dir, [*outputs, metrics_path], outcomes, metrics, regressions)
+    outputs, _ = render_outputs(manifest.report, out_dir, base_dir)
+    return BuildOutcome(out_dir, [*outputs, metrics_path], outcomes, metrics, result.regressions)

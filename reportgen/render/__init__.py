@@ -1,38 +1,71 @@
-"""Rendering: outcomes → view model → HTML (Jinja) → PDF (WeasyPrint), each written atomically."""
+"""Rendering: records → view model → HTML (Jinja) → PDF (WeasyPrint), each written atomically.
+
+Reads only what a build wrote (``metrics.json``, ``comparison/record.json``, the figures) and the
+manifest's ``[report]`` header: no TensorFlow, no model, no dataset.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reportgen.artifacts import write_bytes_atomic
-from reportgen.outcomes import ExperimentOutcome
+from reportgen.errors import RenderError
+from reportgen.records import METRICS_FILE, STUDY_RECORD, read_json
 
 if TYPE_CHECKING:
-    from reportgen.config.schema import Manifest
+    from reportgen.config.schema import ReportSpec
 
 
-def render_outputs(manifest: Manifest, outcomes: list[ExperimentOutcome], env: dict[str, Any],
-                   out_dir: Path, comparisons: list | None = None,
-                   base_dir: Path | None = None) -> tuple[list[Path], dict[str, float]]:
-    """Write report.html and/or report.pdf; returns their paths and seconds spent on each."""
-    from reportgen.render.context import report_view
+def render_outputs(report: ReportSpec, out_dir: Path,
+                   base_dir: Path) -> tuple[list[Path], dict[str, float]]:
+    """Write report.html and/or report.pdf from the records in ``out_dir``; returns their paths
+    and the seconds spent on each. ``base_dir`` resolves the questions' answer files."""
     from reportgen.render.html import render_html
+    from reportgen.render.view import report_view
 
-    formats = manifest.report.formats
-    view = report_view(manifest, outcomes, env, comparisons or [], base_dir)
+    try:
+        metrics = read_json(out_dir / METRICS_FILE)
+        sections = read_json(out_dir / STUDY_RECORD)
+    except (OSError, ValueError) as exc:
+        raise RenderError(f"{out_dir} holds no complete build to render ({exc}); run "
+                          "`reportgen build` first") from None
+    view = report_view(report, metrics, sections, base_dir)
     outputs, timings = [], {}
     start = time.perf_counter()
-    html = render_html(view, medium="screen")
-    if "html" in formats:
+    html = render_html(view, medium="screen", out_dir=out_dir)
+    if "html" in report.formats:
         outputs.append(write_bytes_atomic(out_dir / "report.html", html.encode("utf-8")))
     timings["html"] = time.perf_counter() - start
-    if "pdf" in formats:
+    if "pdf" in report.formats:
         from reportgen.render.pdf import html_to_pdf
 
         start = time.perf_counter()
-        pdf = html_to_pdf(render_html(view, medium="print"), out_dir / "cache" / "fonts")
+        pdf = html_to_pdf(render_html(view, medium="print", out_dir=out_dir), out_dir / "cache" / "fonts")
         outputs.append(write_bytes_atomic(out_dir / "report.pdf", pdf))
         timings["pdf"] = time.perf_counter() - start
     return outputs, timings
+
+
+def render_folder(out_dir: Path, manifest_path: Path | None = None) -> list[Path]:
+    """``reportgen render OUT_DIR``: the report of a finished build drawn again from its records,
+    with the ``[report]`` header of ``manifest_path`` (default: the manifest the build recorded),
+    e.g. after editing a question's answer or the report's languages."""
+    from reportgen.config import load_manifest
+
+    out_dir = Path(out_dir).resolve()
+    try:
+        recorded = read_json(out_dir / METRICS_FILE).get("manifest")
+    except FileNotFoundError:
+        raise RenderError(f"OUT_DIR: {out_dir} has no {METRICS_FILE}: not the output folder of a "
+                          "finished `reportgen build`") from None
+    except (OSError, ValueError) as exc:
+        raise RenderError(f"OUT_DIR: {out_dir / METRICS_FILE} is not readable: {exc}") from None
+    path = Path(manifest_path or recorded or "")
+    if not path.is_file():
+        raise RenderError(f"--manifest: manifest {path} not found (the build recorded {recorded}); "
+                          "give the manifest with --manifest")
+    manifest = load_manifest(path)
+    outputs, _ = render_outputs(manifest.report, out_dir, path.resolve().parent)
+    return outputs

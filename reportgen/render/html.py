@@ -1,7 +1,9 @@
 """The Jinja environment: templates from ``templates/``, text from the translation catalogs.
 
-Templates write ``{{ bi("Confusion matrix") }}``; ``bi`` renders the text once per report
-language as ``<span lang=…>`` elements, so one HTML holds both languages side by side.
+Templates write ``{{ bi("Confusion matrix") }}`` and ``{{ text(value) }}``, macros of
+``templates/macros.html`` that draw the text once per report language as ``<span lang=…>``
+elements (one HTML holds both languages side by side); this module gives them the
+translations and nothing else: no HTML is built here.
 """
 
 from __future__ import annotations
@@ -12,52 +14,59 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, pass_context
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from reportgen.config.schema import LocalizedText
+from reportgen.config.common import LocalizedText
 from reportgen.errors import RenderError
 from reportgen.fonts import find_cjk_font
 from reportgen.i18n import joined, translate
-from reportgen.report_types import Msg
+from reportgen.report_types import Best, Msg
 from reportgen.resources import templates_dir
 
 HTML_LANG = {"zh-TW": "zh-Hant-TW", "en": "en"}
 
 
-def _spans(texts: list[tuple[str, str]], tag: str = "span") -> Markup:
+def _pairs(texts: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(css language, html lang, text) per report language; identical texts (numbers, names)
+    once, under the first language that has them."""
     unique: dict[str, str] = {}
     for language, text in texts:
-        unique.setdefault(text, language)  # identical texts (numbers, names) shown once
-    return Markup("").join(
-        Markup('<{t} class="l l-{c}" lang="{h}">{x}</{t}>').format(
-            t=tag, c=language.lower(), h=HTML_LANG[language], x=text)
-        for text, language in unique.items())
+        unique.setdefault(text, language)
+    return [(language.lower(), HTML_LANG[language], text) for text, language in unique.items()]
+
+
+def _translate(msgid: str, language: str, params: dict[str, Any] | None, plural: str | None) -> str:
+    return translate(msgid, language, params, plural) if plural else translate(msgid, language, params)
 
 
 @pass_context
-def bi(context, msgid: str, **params: Any) -> Markup:
-    """A literal msgid in every report language."""
-    return _spans([(lang, translate(msgid, lang, params)) for lang in context["languages"]])
+def translations(context, msgid: str, params: dict[str, Any] | None = None,
+                 plural: str | None = None) -> list[tuple[str, str, str]]:
+    """A msgid in every report language, for the ``spans`` macro (templates/macros.html)."""
+    return _pairs([(lang, _translate(msgid, lang, params, plural)) for lang in context["languages"]])
 
 
 @pass_context
-def text(context, value: Any) -> Markup:
-    """Any value a view model holds: Msg and LocalizedText per language, the rest as is."""
+def localized(context, value: Any) -> list[tuple[str, str, str]] | None:
+    """A Msg or LocalizedText in every report language; None for any other value (shown as is)."""
     languages = context["languages"]
     if isinstance(value, Msg):
-        return _spans([(lang, translate(value.msgid, lang, value.params)) for lang in languages])
+        return _pairs([(lang, _translate(value.msgid, lang, value.params, value.plural))
+                       for lang in languages])
     if isinstance(value, LocalizedText):
-        return _spans([(lang, value.get(lang)) for lang in languages])
-    return escape(value)
+        return _pairs([(lang, value.get(lang)) for lang in languages])
+    return None
 
 
 @pass_context
-def image_src(context, path: Path) -> str:
+def image_src(context, path: str) -> str:
     """The HTML embeds figures (one self-contained file that opens offline); the PDF's input
-    links them as files, so WeasyPrint need not parse megabytes of base64."""
+    links them as files, so WeasyPrint need not parse megabytes of base64. Record paths are
+    relative to the output folder."""
+    resolved = (Path(context["out_dir"]) / path).resolve()
     if context["medium"] == "print":
-        return Path(path).resolve().as_uri()
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+        return resolved.as_uri()
+    return "data:image/png;base64," + base64.b64encode(resolved.read_bytes()).decode("ascii")
 
 
 @pass_context
@@ -70,8 +79,9 @@ def joined_text(context, msgid: str, **params: Any) -> str:
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader([str(templates_dir())]), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(bi=bi, text=text, image_src=image_src, partial_for=_partial_for(env),
-                       joined=joined_text)
+    env.globals.update(translations=translations, localized=localized, image_src=image_src,
+                       partial_for=_partial_for(env), joined=joined_text)
+    env.tests.update(best=lambda value: isinstance(value, Best))
     return env
 
 
@@ -88,11 +98,12 @@ def _partial_for(env: Environment):
     return partial_for
 
 
-def render_html(view: dict[str, Any], medium: str) -> str:
-    """``medium`` is ``screen`` (the HTML file) or ``print`` (the input of the PDF)."""
+def render_html(view: dict[str, Any], medium: str, out_dir: Path) -> str:
+    """``medium`` is ``screen`` (the HTML file) or ``print`` (the input of the PDF); figure paths
+    are relative to ``out_dir``."""
     css = (templates_dir() / "style.css").read_text(encoding="utf-8")
     try:
         return environment().get_template("report.html").render(
-            **view, medium=medium, css=Markup(css), cjk_family=find_cjk_font().family)
+            **view, medium=medium, out_dir=str(out_dir), css=Markup(css), cjk_family=find_cjk_font().family)
     except Exception as exc:  # template bugs surface as one clear message
         raise RenderError(f"rendering the report failed: {type(exc).__name__}: {exc}") from exc

@@ -1,2 +1,44 @@
 """The study: what the experiments' records say together (comparison chapter, changes since the
 last run, commentary). A function of the records only: no model, no image, no manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reportgen.report_types import Msg, jsonable
+from reportgen.study import commentary
+from reportgen.study.changes import changes
+from reportgen.study.compare import ComparisonSection, build_comparisons
+
+
+@dataclass
+class Study:
+    commentary: dict[str, list[Msg]]
+    """The Discussion of each experiment, by name."""
+    sections: list[ComparisonSection]
+    regressions: list[str] = field(default_factory=list)
+
+    def section_records(self) -> list[dict[str, Any]]:
+        """The sections as JSON (``comparison/record.json``): key, title, metrics, notes, tables,
+        figures."""
+        return [{"key": s.key, "title": s.title.to_json(), **jsonable(s.result)} for s in self.sections]
+
+
+def study(records: list[dict[str, Any]], figure_dir: Path, languages: list[str],
+          previous: dict[str, dict[str, float]] | None = None, fail_on_drop: float | None = None,
+          source: str = "") -> Study:
+    """Commentary, comparison sections and (with ``previous``) the changes since the last run,
+    all from the records; only the comparison's bar charts are written (to ``figure_dir``)."""
+    sections = build_comparisons(records, figure_dir, languages)
+    for section in sections:
+        sentences = commentary.for_comparison(section.key, section.result.metrics)
+        section.result.notes += sentences
+        section.result.metrics["commentary"] = [m.to_json() for m in sentences]
+    regressions: list[str] = []
+    if previous is not None:
+        current = {r["name"]: r for r in records if r["status"] == "ok"}
+        section, regressions = changes(previous, current, fail_on_drop, source)
+        sections.append(section)
+    return Study({r["name"]: commentary.for_experiment(r) for r in records}, sections, regressions)

@@ -1,4 +1,4 @@
-"""The comparison chapter: numbers across experiments, from their outcomes only.
+"""The comparison chapter: numbers across experiments, from their records only.
 
 Sections (each an :class:`AnalysisResult`, rendered like an analysis):
 - overview: accuracy, macro-F1, parameters, training time and epochs to the best validation
@@ -13,23 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from markupsafe import Markup, escape
+from typing import Any
 
 from reportgen import figures
 from reportgen.config.chains import chains
 from reportgen.i18n import joined
-from reportgen.report_types import AnalysisResult, Figure, Msg, Table, points
+from reportgen.report_types import AnalysisResult, Best, Figure, Msg, Table, points
 from reportgen.run.evaluate import best_epoch
 
-if TYPE_CHECKING:
-    from reportgen.outcomes import ExperimentOutcome
-
-
-def best(value: str) -> Markup:
-    """A table cell marked as the best of its group (bold, and a ★ that survives copy-paste)."""
-    return Markup('<strong class="best">{} ★</strong>').format(escape(value))
+Record = dict[str, Any]
+"""An experiment's record (reportgen.records.experiment_record)."""
 
 
 @dataclass
@@ -39,30 +32,24 @@ class ComparisonSection:
     result: AnalysisResult
 
 
-def _scored(outcomes: list[ExperimentOutcome]) -> list[ExperimentOutcome]:
-    return [o for o in outcomes if o.status == "ok" and o.evaluation]
+def _scored(records: list[Record]) -> list[Record]:
+    return [r for r in records if r["status"] == "ok" and r.get("accuracy") is not None]
 
 
-def _epochs_to_best(outcome: ExperimentOutcome) -> int | None:
-    val_loss = (outcome.history or {}).get("val_loss") or []
-    return best_epoch(val_loss)
-
-
-def _best_val_accuracy(outcome: ExperimentOutcome) -> float | None:
-    values = (outcome.history or {}).get("val_accuracy") or []
+def _best_val_accuracy(record: Record) -> float | None:
+    values = (record.get("history") or {}).get("val_accuracy") or []
     return float(max(values)) if values else None
 
 
-def experiment_numbers(outcome: ExperimentOutcome) -> dict[str, Any]:
+def experiment_numbers(record: Record) -> dict[str, Any]:
     """The per-experiment figures every comparison table reads (also written to metrics.json)."""
-    ev = outcome.evaluation
-    return {"experiment": outcome.plan.name, "dataset": outcome.plan.dataset.name,
-            "model": outcome.plan.model.name, "accuracy": ev["accuracy"],
-            "macro_f1": ev["macro_avg"]["f1"],
-            "parameters": outcome.model_summary.get("total"),
-            "train_seconds": outcome.cache.get("train_seconds") if outcome.plan.trains else None,
-            "epochs_to_best_val_loss": _epochs_to_best(outcome),
-            "best_val_accuracy": _best_val_accuracy(outcome)}
+    return {"experiment": record["name"], "dataset": record["dataset"],
+            "model": record["model"], "accuracy": record["accuracy"],
+            "macro_f1": record["macro_avg"]["f1"],
+            "parameters": (record.get("model_info") or {}).get("total"),
+            "train_seconds": (record.get("cache") or {}).get("train_seconds") if record["trained"] else None,
+            "epochs_to_best_val_loss": best_epoch((record.get("history") or {}).get("val_loss") or []),
+            "best_val_accuracy": _best_val_accuracy(record)}
 
 
 def _overview(rows: list[dict[str, Any]]) -> ComparisonSection:
@@ -74,7 +61,7 @@ def _overview(rows: list[dict[str, Any]]) -> ComparisonSection:
         accuracy = f"{r['accuracy']:.4f}"
         table_rows.append([
             r["experiment"], r["dataset"], r["model"],
-            best(accuracy) if r["accuracy"] == top[r["dataset"]] else accuracy,
+            Best(accuracy) if r["accuracy"] == top[r["dataset"]] else accuracy,
             f"{r['macro_f1']:.4f}", f"{r['parameters']:,}" if r["parameters"] else "—",
             f"{r['train_seconds']:.1f}" if r["train_seconds"] is not None else "—",
             r["epochs_to_best_val_loss"] if r["epochs_to_best_val_loss"] is not None else "—"])
@@ -105,7 +92,7 @@ def _matrix(rows: list[dict[str, Any]]) -> ComparisonSection | None:
                 row.append("—")
             else:
                 text = f"{cell[(m, d)]:.4f}"
-                row.append(best(text) if cell[(m, d)] == top[d] and len(models) > 1 else text)
+                row.append(Best(text) if cell[(m, d)] == top[d] and len(models) > 1 else text)
         table_rows.append(row)
     table = Table(columns=[Msg("Model"), *datasets], rows=table_rows, css_class="compare",
                   caption=Msg("Test accuracy, models (rows) × datasets (columns)."))
@@ -115,17 +102,16 @@ def _matrix(rows: list[dict[str, Any]]) -> ComparisonSection | None:
                              AnalysisResult(metrics=metrics, tables=[table]))
 
 
-def _chains(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]]) -> list[ComparisonSection]:
-    by_name = {o.plan.name: o for o in outcomes}
+def _chains(by_name: dict[str, Record], numbers: dict[str, dict[str, Any]]) -> list[ComparisonSection]:
     sections = []
-    for chain in chains(by_name, {name: o.plan.spec.init_from for name, o in by_name.items()}):
+    for chain in chains(by_name, {name: r["parent"] for name, r in by_name.items()}):
         rows, records, previous = [], [], None
         for step, name in enumerate(chain, start=1):
-            outcome = by_name[name]
+            record = by_name[name]
             r = numbers.get(name)
             if r is None:
-                rows.append([step, name, outcome.plan.dataset.name,
-                             Msg("failed") if outcome.status != "ok"
+                rows.append([step, name, record["dataset"],
+                             Msg("failed") if record["status"] != "ok"
                              else "—", "—", "—"])
                 previous = None
                 continue
@@ -135,7 +121,7 @@ def _chains(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]
             records.append({"step": step, "experiment": name, "dataset": r["dataset"],
                             "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
                             "delta_points": delta,
-                            "shared_classes": by_name[name].transfer.get("shared_classes")})
+                            "shared_classes": (record.get("init_from") or {}).get("shared_classes")})
             previous = r["accuracy"]
         table = Table(columns=[Msg("Step"), Msg("Experiment"), Msg("Dataset"), Msg("Accuracy"),
                                Msg("Macro F1"), Msg("Δ accuracy vs previous step (points)")],
@@ -147,30 +133,30 @@ def _chains(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]
     return sections
 
 
-def _grids(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]], figure_dir: Path,
+def _grids(by_name: dict[str, Record], numbers: dict[str, dict[str, Any]], figure_dir: Path,
            languages: list[str]) -> list[ComparisonSection]:
-    groups: dict[str, list[ExperimentOutcome]] = {}
-    for o in outcomes:
-        if o.plan.spec.grid_of:
-            groups.setdefault(o.plan.spec.grid_of, []).append(o)
+    groups: dict[str, list[Record]] = {}
+    for o in by_name.values():
+        if o["grid"]:
+            groups.setdefault(o["grid"]["of"], []).append(o)
     sections = []
     for grid, members in groups.items():
-        keys = list(members[0].plan.spec.grid_labels)
+        keys = list(members[0]["grid"]["labels"])
         rows, records = [], []
-        reference = numbers.get(members[0].plan.name)
+        reference = numbers.get(members[0]["name"])
         for o in members:
-            labels = [o.plan.spec.grid_labels[k] for k in keys]
-            r = numbers.get(o.plan.name)
+            labels = [o["grid"]["labels"][k] for k in keys]
+            r = numbers.get(o["name"])
             if r is None:
-                rows.append([o.plan.name.removeprefix(f"{grid}-"), *labels, Msg("failed"), "—", "—"])
+                rows.append([o["name"].removeprefix(f"{grid}-"), *labels, Msg("failed"), "—", "—"])
                 continue
             delta = None if reference is None else (r["accuracy"] - reference["accuracy"]) * 100
             val = r["best_val_accuracy"]
-            rows.append([o.plan.name.removeprefix(f"{grid}-"), *labels,
+            rows.append([o["name"].removeprefix(f"{grid}-"), *labels,
                          f"{val:.4f}" if val is not None else "—",
                          f"{r['accuracy']:.4f}",
                          "—" if delta is None or o is members[0] else points(delta)])
-            records.append({"variant": o.plan.name, "labels": dict(o.plan.spec.grid_labels),
+            records.append({"variant": o["name"], "labels": dict(o["grid"]["labels"]),
                             "best_val_accuracy": val, "accuracy": r["accuracy"],
                             "delta_points_vs_first": None if o is members[0] else delta})
         table = Table(columns=[Msg("Variant of {grid}", {"grid": grid}), *keys,
@@ -192,18 +178,19 @@ def _grids(outcomes: list[ExperimentOutcome], numbers: dict[str, dict[str, Any]]
     return sections
 
 
-def build_comparisons(outcomes: list[ExperimentOutcome], figure_dir: Path,
+def build_comparisons(records: list[Record], figure_dir: Path,
                       languages: list[str]) -> list[ComparisonSection]:
-    """Every comparison section the outcomes support (an empty list for no scored experiment)."""
-    scored = _scored(outcomes)
+    """Every comparison section the records support (an empty list for no scored experiment)."""
+    scored = _scored(records)
     if not scored:
         return []
-    numbers = {o.plan.name: experiment_numbers(o) for o in scored}
+    by_name = {r["name"]: r for r in records}
+    numbers = {r["name"]: experiment_numbers(r) for r in scored}
     rows = list(numbers.values())
     sections = [_overview(rows)]
     matrix = _matrix(rows)
     if matrix:
         sections.append(matrix)
-    sections += _chains(outcomes, numbers)
-    sections += _grids(outcomes, numbers, figure_dir, languages)
+    sections += _chains(by_name, numbers)
+    sections += _grids(by_name, numbers, figure_dir, languages)
     return sections

@@ -1,18 +1,12 @@
-"""Outcomes → the view model the templates read. Text stays as msgids until the template."""
+"""The setup table of an experiment (dataset, classes, class matching, model, training), as rows of
+(label, value) where text stays a :class:`Msg` until the report is rendered in each language."""
 
 from __future__ import annotations
 
-from datetime import date
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from markupsafe import Markup
+from typing import Any
 
 from reportgen.outcomes import ExperimentOutcome
 from reportgen.report_types import Msg
-
-if TYPE_CHECKING:
-    from reportgen.config.schema import Manifest
 
 
 def _train_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
@@ -94,7 +88,7 @@ def _class_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     return rows
 
 
-def _setup_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
+def setup_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     plan, data, model = outcome.plan, outcome.data_summary, outcome.model_summary
     rows: list[tuple[Msg, Any]] = [
         (Msg("Dataset"), f"{plan.dataset.name} — {data.get('description', '')}"),
@@ -118,82 +112,3 @@ def _setup_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
             (Msg("Parameters (trainable / total)"), f"{model['trainable']:,} / {model['total']:,}"),
         ]
     return rows + _train_rows(outcome)
-
-
-def _analysis_views(outcome: ExperimentOutcome, number: str) -> list[dict[str, Any]]:
-    return [{"number": f"{number}.{i}", "name": a.name, "title": a.title, "result": a.result,
-             "error": a.error, "anchor": f"{outcome.plan.name}-{a.name}"}
-            for i, a in enumerate(outcome.analyses, start=2)]
-
-
-def _comparison_views(comparisons: list, number: str) -> list[dict[str, Any]]:
-    """Comparison sections in the shape the generic analysis partial reads."""
-    return [{"number": f"{number}.{i}", "name": c.key, "title": c.title, "result": c.result,
-             "error": None, "anchor": f"compare-{c.key}"} for i, c in enumerate(comparisons, start=1)]
-
-
-def _markdown(text: str) -> Markup:
-    """The user's own answer (Markdown → HTML; raw HTML in it is escaped, not rendered)."""
-    from markdown_it import MarkdownIt
-
-    return Markup(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
-
-
-def _question_views(manifest: Manifest, experiments: list[dict[str, Any]],
-                    comparisons: list[dict[str, Any]], base_dir: Path | None) -> list[dict[str, Any]]:
-    """Each question with its own answer text and the material it references, in order."""
-    by_name = {e["name"]: e for e in experiments}
-    views = []
-    for q in manifest.report.questions:
-        text = q.answer
-        if q.answer_file is not None and base_dir is not None:
-            text = (base_dir / q.answer_file).read_text(encoding="utf-8")
-        parts = []
-        for ref in q.answers:
-            if ref == "comparison":
-                parts += [{"kind": "analysis", "analysis": c} for c in comparisons]
-                continue
-            name, _, method = ref.partition(".")
-            exp = by_name.get(name)
-            if exp is None or exp["status"] != "ok":
-                parts.append({"kind": "missing", "experiment": name})
-            elif method:
-                parts += [{"kind": "analysis", "analysis": a} for a in exp["analyses"] if a["name"] == method]
-            else:
-                parts.append({"kind": "discussion", "experiment": exp})
-        views.append({"number": q.number, "points": q.points, "prompt": q.prompt,
-                      "answer": _markdown(text) if text.strip() else None,
-                      "collaborators": q.collaborators, "parts": parts,
-                      "anchor": f"question-{q.number}"})
-    return views
-
-
-def report_view(manifest: Manifest, outcomes: list[ExperimentOutcome], env: dict[str, Any],
-                comparisons: list | None = None, base_dir: Path | None = None) -> dict[str, Any]:
-    report = manifest.report
-    experiments = []
-    for number, outcome in enumerate(outcomes, start=1):
-        experiments.append({
-            "number": str(number),
-            "name": outcome.plan.name,
-            "title": outcome.plan.spec.title,
-            "status": outcome.status,
-            "error": outcome.error,
-            "setup": _setup_rows(outcome) if outcome.status == "ok" else [],
-            "skipped_files": outcome.data_summary.get("skipped_files", []),
-            "analyses": _analysis_views(outcome, str(number)) if outcome.status == "ok" else [],
-            "commentary": outcome.commentary,
-            "commentary_number": f"{number}.{len(outcome.analyses) + 2}",
-            "anchor": outcome.plan.name,
-        })
-    comparison_views = _comparison_views(comparisons or [], str(len(outcomes) + 1))
-    return {
-        "report": report,
-        "languages": list(report.languages),
-        "date": date.today().isoformat(),
-        "experiments": experiments,
-        "summary_number": str(len(outcomes) + 1),
-        "comparisons": comparison_views,
-        "questions": _question_views(manifest, experiments, comparison_views, base_dir),
-        "environment": env,
-    }
