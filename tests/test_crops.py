@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from reportgen.errors import ConfigError
+from reportgen.i18n import translate_msg
 from reportgen.run import faces as faces_module
 from reportgen.run.data.crops import Cropper, center_crop, image_digest, make_cropper
 
@@ -98,8 +99,8 @@ def test_face_crop_lands_on_the_known_face(head, counting):
         where = find_crop(image, crop)
         assert iou(where, known_box(place)) > 0.5, (where, known_box(place))
     assert cropper.stats == {"faces": 4, "no_face_kept": 0, "no_face_skipped": 0}
-    assert cropper.describe() == ("MTCNN face crops (most confident face, margin 0, confidence ≥ 0.9): "
-                                  "a face in all 4 images")
+    assert translate_msg(cropper.describe(), "en") == (
+        "MTCNN face crops (most confident face, margin 0, confidence ≥ 0.9): a face in all 4 images")
 
 
 def test_margin_widens_the_square_around_the_same_centre(head):
@@ -124,13 +125,13 @@ def test_image_without_a_face_is_kept_or_skipped_and_counted(head):
     assert out[1].shape[0] < 256
     assert keep.stats == {"faces": 1, "no_face_kept": 2, "no_face_skipped": 0}
     assert keep.no_face_keys == ["flat.png", "coffee.png"]
-    assert keep.describe().endswith(": 2 of 3 images had no face and were kept whole")
+    assert translate_msg(keep.describe(), "en").endswith(": 2 of 3 images had no face and were kept whole")
 
     skip = make_cropper(spec(face_crop=True, no_face="skip"), None)
     out = skip.crop_many([flat, face, cup], ["flat.png", "face.png", "coffee.png"])
     assert out[0] is None and out[2] is None and out[1] is not None
     assert skip.stats == {"faces": 1, "no_face_kept": 0, "no_face_skipped": 2}
-    assert skip.describe().endswith(": 2 of 3 images had no face and were left out")
+    assert translate_msg(skip.describe(), "en").endswith(": 2 of 3 images had no face and were left out")
 
 
 def test_min_face_confidence_above_every_face_means_no_face(head, tmp_path, counting):
@@ -149,7 +150,8 @@ def test_center_crop_is_exact_numpy_slicing():
     assert np.array_equal(center_crop(image[:, :, 0], 1.0), image[:, :, 0])
     assert center_crop(image, 0.001).shape == (1, 1, 3)
     assert cropper.stats == {"faces": 0, "no_face_kept": 0, "no_face_skipped": 0}
-    assert cropper.describe() == "centre crop: the central 70% of each side of each image"
+    assert translate_msg(cropper.describe(), "en") == (
+        "centre crop: the central 70% of each side of each image")
 
 
 def test_center_crop_after_the_face_crop(head):
@@ -157,7 +159,8 @@ def test_center_crop_after_the_face_crop(head):
     face = make_cropper(spec(face_crop=True), None)(image, "a")
     both = make_cropper(spec(face_crop=True, center_crop=0.5), None)
     assert np.array_equal(both(image, "a"), center_crop(face, 0.5))
-    assert both.describe().endswith("; then centre crop: the central 50% of each side of each crop")
+    assert translate_msg(both.describe(), "en").endswith(
+        "; then centre crop: the central 50% of each side of each crop")
 
 
 def test_face_boxes_cached_on_disk_by_content(head, tmp_path, monkeypatch, counting):

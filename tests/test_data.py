@@ -21,8 +21,15 @@ from reportgen.config.schema import (
     SplitSpec,
 )
 from reportgen.errors import DataError
+from reportgen.i18n import translate_msg
 from reportgen.run import data
 from reportgen.run.data import check_dataset, dataset_classes, load_dataset
+
+
+def _en(description) -> str:
+    """A dataset description in English."""
+    return translate_msg(description, "en")
+
 
 # --------------------------------------------------------------------------- real image sources
 
@@ -76,7 +83,7 @@ def test_digits_counts_and_stratified_split(digits_small_x8):
     assert d.train.x.max() == 255 and d.train.x.min() == 0
     allowed = set(np.rint(np.arange(17) * 255 / 16).astype(int).tolist())
     assert set(np.unique(d.test.x).tolist()) <= allowed
-    assert "1,797" in d.description and d.skipped == []
+    assert "1,797" in _en(d.description) and d.skipped == []
 
 
 def test_digits_split_ratios_follow_spec():
@@ -128,7 +135,7 @@ def test_digits_max_samples_stratified():
     y = np.concatenate([d.train.y, d.val.y, d.test.y])
     assert len(y) == 300
     assert all(abs(c - 30) <= 2 for c in Counter(y.tolist()).values())
-    assert "300" in d.description
+    assert "300" in _en(d.description)
 
 
 def test_digits_wrong_class_count():
@@ -178,7 +185,7 @@ def test_fer_splits_and_round_trip(fer_csv, faces48, tmp_path):
         rows = np.flatnonzero(usages == usage)
         assert np.array_equal(part.x[..., 0], faces48[rows])  # file order kept, pixels exact
         assert np.array_equal(part.y, labels[rows])
-    assert "200" in d.description
+    assert "200" in _en(d.description)
 
 
 def test_fer_resized_rgb_and_custom_usage(tmp_path, faces48):
@@ -272,7 +279,7 @@ def test_image_folder_split_and_corrupt_file(tmp_path, digits):
     stored = {tuple(img.ravel()) for img in x[picked]}
     loaded = {tuple(img.ravel()) for part in (d.train, d.val, d.test) for img in part.x[..., 0]}
     assert loaded == stored
-    assert "skipped" in d.description
+    assert "skipped" in _en(d.description)
     again = load_dataset(spec, (8, 8), 1, 0, tmp_path)
     assert np.array_equal(again.train.x, d.train.x)
     rgb = load_dataset(spec, (12, 12), 3, 0, tmp_path)
@@ -465,7 +472,7 @@ def test_images_astronaut_face_crop():
 
     crop = crop_face(astronaut(), d.sources[0].faces[0], 0.2)
     assert np.array_equal(d.test.x, data.convert_images(crop[None], (64, 64), 1))
-    assert "1 face crop" in d.description and "astronaut" in d.description
+    assert "1 face crop" in _en(d.description) and "astronaut" in _en(d.description)
 
 
 def test_images_folder_whole_photos_with_corrupt_file(tmp_path):
@@ -480,14 +487,15 @@ def test_images_folder_whole_photos_with_corrupt_file(tmp_path):
     spec = ImagesDataset(name="p", kind="images", path=Path("photos"), samples=["chelsea"])
     assert check_dataset(spec, tmp_path) == []
     d = load_dataset(spec, (48, 40), 3, 0, tmp_path)
-    assert [p for p, _ in d.skipped] == [str(corrupt)] and "skipped" in d.description
+    assert [p for p, _ in d.skipped] == [str(corrupt)] and "skipped" in _en(d.description)
     assert [s.name for s in d.sources] == ["a_camera.png", "nested/b_coffee.jpg", "chelsea"]
     assert d.test.x.shape == (3, 48, 40, 3) and (d.test.y == -1).all()
     assert d.face_index.tolist() == [-1, -1, -1] and all(s.faces == [] for s in d.sources)
     assert np.array_equal(d.sources[0].image, np.repeat(camera()[..., None], 3, axis=-1))  # gray → RGB
     assert np.array_equal(d.test.x[0], data.convert_images(camera()[None], (48, 40), 3)[0])
     one = load_dataset(spec.model_copy(update={"max_samples": 1}), (48, 40), 1, 0, tmp_path)
-    assert one.test.x.shape == (1, 48, 40, 1) and len(one.sources) == 1 and "max_samples" in one.description
+    assert one.test.x.shape == (1, 48, 40, 1) and len(one.sources) == 1
+    assert "max_samples" in _en(one.description)
 
 
 def test_images_face_crop_without_faces(tmp_path):

@@ -15,9 +15,15 @@ from PIL import Image
 
 from reportgen.config.datasets import DigitsDataset, Fer2013CsvDataset, ImageFolderDataset, NpzDataset
 from reportgen.errors import DataError
+from reportgen.i18n import translate_msg
 from reportgen.run import data as data_mod
 from reportgen.run.data import crops_glue, dataset_splits, load_dataset, parts
 from reportgen.run.data.decode import resize_image
+
+
+def _en(description) -> str:
+    """A dataset description in English."""
+    return translate_msg(description, "en")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +75,7 @@ def test_test_split_alone_never_opens_the_training_folder(tmp_path, digits, open
     assert len(only.test) == 100 and len(only.train) == len(only.val) == 0
     assert opened and not any(str(train) in p for p in opened)  # only test files were opened
     assert all(str(tmp_path / "test") in p for p in opened)
-    assert "test split only" in only.description
+    assert "test split only" in _en(only.description)
     full = load_dataset(spec, (8, 8), 1, 0, tmp_path)
     assert len(full.train) + len(full.val) == 2000
     assert np.array_equal(full.test.x, only.test.x) and np.array_equal(full.test.y, only.test.y)
@@ -240,7 +246,7 @@ def test_crops_come_before_colour_and_resize(tmp_path, digits, monkeypatch):
     spec = NpzDataset(kind="npz", name="c", path=Path("a.npz"), center_crop=0.5, no_face="skip")
     d = load_dataset(spec, (12, 12), 1, 0, tmp_path)
     assert set(made[0].seen) == {(32, 32, 3)}  # the cropper saw RGB at the source resolution
-    assert sum(map(len, (d.train, d.val, d.test))) == 90 and "fake crops: 10 skipped" in d.description
+    assert sum(map(len, (d.train, d.val, d.test))) == 90 and "fake crops: 10 skipped" in _en(d.description)
     kept = [img for img in big if img.mean() >= 20]
     ref = {tuple(np.asarray(Image.fromarray(img[8:24, 8:24]).resize((12, 12), Image.Resampling.BILINEAR))
                  .ravel()) for img in kept}

@@ -23,10 +23,16 @@ from reportgen.config.datasets import (
     RafDbDataset,
 )
 from reportgen.errors import DataError
+from reportgen.i18n import translate_msg
 from reportgen.run.data import check_dataset, dataset_classes, dataset_splits, load_dataset
 from reportgen.run.data.ferplus import majority_labels
 
 FER_FOLDERS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+
+
+def _en(description) -> str:
+    """A dataset description in English."""
+    return translate_msg(description, "en")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +82,7 @@ def test_fer2013_folder_release(tmp_path, faces):
     # the pixels are the JPEGs as Pillow decodes them, class by class in file order
     first = tmp_path / "fer" / "test" / "angry" / written["PrivateTest"][0][1]
     assert np.array_equal(d.test.x[0, ..., 0], np.asarray(Image.open(first).convert("L")))
-    assert "14 PublicTest" in d.description and "21 PrivateTest" in d.description
+    assert "14 PublicTest" in _en(d.description) and "21 PrivateTest" in _en(d.description)
 
 
 def test_fer2013_folder_without_validation_files_carves_from_training(tmp_path, faces):
@@ -86,7 +92,7 @@ def test_fer2013_folder_without_validation_files_carves_from_training(tmp_path, 
     assert len(d.test) == 21 and len(d.train) + len(d.val) == 70
     assert len(d.val) == 11  # ceil(15 % of 70), scikit-learn's rounding
     assert set(d.val.y.tolist()) == set(range(7))  # stratified
-    assert "validation carved from Training" in d.description
+    assert "validation carved from Training" in _en(d.description)
 
 
 def test_fer2013_folder_private_test_only_is_evaluate_only(tmp_path, faces):
@@ -164,8 +170,8 @@ def test_ferplus_labels_splits_and_counts(tmp_path, faces):
         rows = [(i, lab) for i, u, lab in kept if u == usage]
         assert part.y.tolist() == [lab for _, lab in rows]
         assert np.array_equal(part.x[..., 0], faces[[i for i, _ in rows]])  # pixels of the same row
-    assert "1 without an image name" in d.description and "2 without a majority" in d.description
-    assert "1 voted unknown" in d.description and "1 voted not a face (NF)" in d.description
+    assert "1 without an image name" in _en(d.description) and "2 without a majority" in _en(d.description)
+    assert "1 voted unknown" in _en(d.description) and "1 voted not a face (NF)" in _en(d.description)
     # rows must align one for one with fer2013.csv
     _write_fer_csv(tmp_path / "short.csv", faces, [u for u, _, _, _ in VOTES][:-1])
     short = spec.model_copy(update={"fer2013_path": Path("short.csv")})

@@ -16,6 +16,7 @@ import pytest
 from reportgen.checks import check_manifest
 from reportgen.config import load_manifest
 from reportgen.errors import ConfigError
+from reportgen.i18n import translate_msg
 from tests import course_formats as formats
 from tests.conftest import ROOT, run_reportgen
 
@@ -119,7 +120,7 @@ def test_jaffe_face_crops_and_the_transfer_chain_build(course_data, tmp_path):
         experiments = json.loads((out / "metrics.json").read_text())["experiments"]
         assert [e for e in experiments if experiments[e]["status"] == "ok"] == names
     jaffe = json.loads((tmp_path / "out4" / "metrics.json").read_text())["experiments"]["fer_model_on_jaffe"]
-    assert "MTCNN face crops" in jaffe["data"]["description"]
+    assert "MTCNN face crops" in translate_msg(jaffe["data"]["description"], "en")
     chain = json.loads((tmp_path / "out5" / "metrics.json").read_text())["experiments"]
     # FERPlus's "happiness" and JAFFE's "happy" are the same class along the chain
     step3 = chain["step3_jaffe"]["init_from"]

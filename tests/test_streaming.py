@@ -13,6 +13,7 @@ from PIL import Image
 from reportgen.config.load import load_manifest
 from reportgen.config.schema import CnnModel, ConvBlock, ImageFolderDataset, TrainSpec
 from reportgen.errors import ConfigError, DataError
+from reportgen.i18n import translate_msg
 from reportgen.plan import make_plan
 from reportgen.run import data as data_mod
 from reportgen.run import models, train
@@ -24,6 +25,11 @@ SIZE = (12, 12)
 MODEL = CnnModel(kind="cnn", name="cnn", input_shape=(12, 12, 1), conv_blocks=[ConvBlock(filters=4)],
                  dense=[16])
 SPEC = TrainSpec(epochs=2, batch_size=16, normalization=True)
+
+
+def _en(description) -> str:
+    """A dataset description in English."""
+    return translate_msg(description, "en")
 
 
 def _write_digits(root: Path, digits=(0, 1, 2), per_class: int = 40, offset: int = 0) -> None:
@@ -72,7 +78,7 @@ def test_streamed_split_has_the_same_images_as_in_memory(folders, layout):
         np.testing.assert_array_equal(a.x, b.x)
         np.testing.assert_array_equal(a.y, b.y)
     assert streamed.skipped == memory.skipped
-    assert "training images streamed from disk" in streamed.description
+    assert "training images streamed from disk" in _en(streamed.description)
 
 
 def test_streamed_batches_and_model_equal_in_memory(folders):

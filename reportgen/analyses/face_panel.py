@@ -13,6 +13,7 @@ from reportgen import figures
 from reportgen.analyses._examples import face_numbers
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
 from reportgen.analyses.registry import register
+from reportgen.i18n import plural_msg
 
 
 class FacePanelParams(BaseModel):
@@ -51,10 +52,12 @@ class FacePanel(Analysis):
                                       numbers=numbers)
             result.metrics["photos"].append({"name": source.name,
                                              "faces": sorted(faces, key=lambda face: face["number"])})
-            result.figures.append(Figure(path, Msg("Photo {name}: {count} face(s) detected by MTCNN "
-                                                   "(box and five landmarks), numbered in reading order "
-                                                   "(the crops in the other figures are titled with the "
-                                                   "same numbers) and labelled with the model's most "
-                                                   "probable class for its crop.",
-                                                   {"name": source.name, "count": len(source.faces)})))
+            result.figures.append(Figure(path, plural_msg(
+                "Photo {name}: {count} face detected by MTCNN (box and five landmarks), numbered in "
+                "reading order (the crops in the other figures are titled with the same numbers) and "
+                "labelled with the model's most probable class for its crop.",
+                "Photo {name}: {count} faces detected by MTCNN (box and five landmarks), numbered in "
+                "reading order (the crops in the other figures are titled with the same numbers) and "
+                "labelled with the model's most probable class for its crop.",
+                {"name": source.name, "count": len(source.faces)})))
         return result

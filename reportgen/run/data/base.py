@@ -22,6 +22,7 @@ import numpy as np
 
 from reportgen.config.common import SplitSpec
 from reportgen.errors import DataError
+from reportgen.report_types import Msg
 
 if TYPE_CHECKING:
     from reportgen.run.faces import Face
@@ -107,8 +108,9 @@ class LoadedData:
     test: ImageSet
     skipped: list[tuple[str, str]]
     """(file path, reason) for every unreadable image file that was left out."""
-    description: str
-    """One short English line describing the source, e.g. "scikit-learn digits: 1,797 images, 8×8 gray"."""
+    description: Msg
+    """One short line describing the source, e.g. "scikit-learn digits: 1,797 images, 8×8 gray"
+    (translated in the report; ``translate_msg(d.description, "en")`` is the English)."""
     labelled: bool = True
     """False for ``kind = "images"``: train/val are empty, every test label is -1."""
     sources: list[SourceImage] = field(default_factory=list)
@@ -164,7 +166,7 @@ class LazyImages(Protocol):
 @dataclass(eq=False)
 class RawData:
     classes: list[str]
-    description: str
+    description: Msg
     pool: RawPart | None = None
     """Everything in one part, split by ``split`` (test first, then val from the rest)."""
     train: RawPart | None = None
@@ -243,9 +245,34 @@ def resolve_path(base_dir: Path, path: Path | str) -> Path:
     return Path(os.path.abspath(p))
 
 
-def shape_text(height: int, width: int, channels: int | None) -> str:
-    kind = {1: "gray", 3: "RGB", 4: "RGBA", 2: "gray+alpha"}.get(channels or 1, f"{channels}-channel")
-    return f"{height}×{width} {kind}"
+def shape_msg(height: int, width: int, channels: int | None) -> Msg:
+    """The image size and colour of a dataset, e.g. "48×48 gray"."""
+    size = {"height": height, "width": width}
+    match channels or 1:
+        case 1:
+            return Msg("{height}×{width} gray", size)
+        case 2:
+            return Msg("{height}×{width} gray+alpha", size)
+        case 3:
+            return Msg("{height}×{width} RGB", size)
+        case 4:
+            return Msg("{height}×{width} RGBA", size)
+    return Msg("{height}×{width} {channels}-channel", {**size, "channels": channels})
+
+
+def joined_notes(notes: list[Msg | str]) -> Msg | str:
+    """Several notes as one text, "first; second; third" (a chain of Msgs, translated as one)."""
+    out = notes[0]
+    for note in notes[1:]:
+        out = Msg("{first}; {second}", {"first": out, "second": note})
+    return out
+
+
+def with_notes(description: Msg | str, notes: list[Msg | str]) -> Msg | str:
+    """A description followed by its notes in parentheses: "… (note; note)"."""
+    if not notes:
+        return description
+    return Msg("{description} ({notes})", {"description": description, "notes": joined_notes(notes)})
 
 
 def available_memory_bytes() -> int | None:

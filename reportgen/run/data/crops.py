@@ -36,6 +36,7 @@ import numpy as np
 
 from reportgen import progress
 from reportgen.errors import ConfigError, DataError
+from reportgen.report_types import Msg
 from reportgen.run.faces import UPSCALE_BELOW, Face, as_rgb_uint8, crop_box
 
 CACHE_RULES = 1
@@ -219,25 +220,30 @@ class Cropper:
             image = center_crop(image, self.center_crop)
         return np.ascontiguousarray(image)
 
-    def describe(self) -> str:
-        """One English line for the dataset description."""
+    def describe(self) -> Msg:
+        """One line for the dataset description."""
         parts = []
         if self.face_crop:
             seen = sum(self.stats.values())
-            head = (f"MTCNN face crops (most confident face, margin {self.face_margin:g}, "
-                    f"confidence ≥ {self.min_confidence:g})")
+            head = Msg("MTCNN face crops (most confident face, margin {margin}, confidence ≥ {confidence})",
+                       {"margin": f"{self.face_margin:g}", "confidence": f"{self.min_confidence:g}"})
             if self.stats["no_face_skipped"]:
-                head += (f": {self.stats['no_face_skipped']:,} of {seen:,} images had no face "
-                         "and were left out")
+                head = Msg("{crops}: {count:,} of {seen:,} images had no face and were left out",
+                           {"crops": head, "count": self.stats["no_face_skipped"], "seen": seen})
             elif self.stats["no_face_kept"]:
-                head += f": {self.stats['no_face_kept']:,} of {seen:,} images had no face and were kept whole"
+                head = Msg("{crops}: {count:,} of {seen:,} images had no face and were kept whole",
+                           {"crops": head, "count": self.stats["no_face_kept"], "seen": seen})
             elif seen:
-                head += f": a face in all {seen:,} images"
+                head = Msg("{crops}: a face in all {seen:,} images", {"crops": head, "seen": seen})
             parts.append(head)
         if self.center_crop is not None:
-            what = "each crop" if self.face_crop else "each image"
-            parts.append(f"centre crop: the central {self.center_crop:.0%} of each side of {what}")
-        return "; then ".join(parts) if self.face_crop else parts[0]
+            share = {"share": f"{self.center_crop:.0%}"}
+            parts.append(Msg("centre crop: the central {share} of each side of each crop", share)
+                         if self.face_crop else
+                         Msg("centre crop: the central {share} of each side of each image", share))
+        if len(parts) == 2:
+            return Msg("{first}; then {second}", {"first": parts[0], "second": parts[1]})
+        return parts[0]
 
 
 def spec_problems(spec: Any) -> list[str]:

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 
 from reportgen.errors import DataError
+from reportgen.report_types import Msg
 from reportgen.run.data.base import (
     RawData,
     RawPart,
     register_check,
     register_classes,
     register_loader,
-    shape_text,
+    shape_msg,
 )
 
 
@@ -57,10 +58,15 @@ def _digits_load(spec: Any, base_dir: Path) -> RawData:
     index_of[labels] = np.arange(len(labels))
     y = index_of[digits.target[keep]]
     h, w = x.shape[1:3]
-    subset = "" if spec.digits is None else f" (digits {', '.join(map(str, labels))})"
+    counts = {"images": len(y), "shape": shape_msg(h, w, 1)}
+    if spec.digits is None:
+        description = Msg("scikit-learn digits: {images:,} images, {shape}", counts)
+    else:
+        description = Msg("scikit-learn digits (digits {digits}): {images:,} images, {shape}",
+                          {**counts, "digits": ", ".join(map(str, labels))})
     return RawData(
         classes=classes,
-        description=f"scikit-learn digits{subset}: {len(y):,} images, {shape_text(h, w, 1)}",
+        description=description,
         pool=RawPart(y=y, x=x),
         split=spec.split,
     )

@@ -14,6 +14,7 @@ import numpy as np
 from reportgen.config.datasets import FER2013_CLASSES
 from reportgen.errors import DataError
 from reportgen.progress import track
+from reportgen.report_types import Msg
 from reportgen.run.data.base import (
     RawData,
     RawPart,
@@ -21,7 +22,7 @@ from reportgen.run.data.base import (
     register_classes,
     register_loader,
     resolve_path,
-    shape_text,
+    shape_msg,
 )
 
 FER2013_COLUMNS = ("emotion", "pixels", "Usage")
@@ -176,6 +177,15 @@ def usage_parts(spec: Any, path: Path, usage_of_row: list[str], usages: list[str
     return [np.flatnonzero(part == i) for i in range(3)]
 
 
+def usage_counts(counts: Sequence[int], usages: Sequence[str]) -> dict[str, Any]:
+    """The description parameters ``train``/``val``/``test`` (image counts) and ``train_usage`` …
+    (the Usage value each part comes from)."""
+    out: dict[str, Any] = {}
+    for part, count, usage in zip(("train", "val", "test"), counts, usages):
+        out[part], out[f"{part}_usage"] = int(count), usage
+    return out
+
+
 @register_loader("fer2013_csv")
 def _fer_load(spec: Any, base_dir: Path) -> RawData:
     path = resolve_path(base_dir, spec.path)
@@ -192,10 +202,10 @@ def _fer_load(spec: Any, base_dir: Path) -> RawData:
     counts = [len(s) for s in sel]
     return RawData(
         classes=classes,
-        description=(
-            f"FER2013 CSV {path.name}: {len(y):,} images, {shape_text(FER2013_SIDE, FER2013_SIDE, 1)} "
-            f"({counts[0]:,} {usages[0]} / {counts[1]:,} {usages[1]} / {counts[2]:,} {usages[2]})"
-        ),
+        description=Msg("FER2013 CSV {file}: {images:,} images, {shape} ({train:,} {train_usage} / "
+                        "{val:,} {val_usage} / {test:,} {test_usage})",
+                        {"file": path.name, "images": len(y),
+                         "shape": shape_msg(FER2013_SIDE, FER2013_SIDE, 1), **usage_counts(counts, usages)}),
         train=RawPart(y=y[sel[0]], lazy=rows.pixels.take(sel[0])),
         val=RawPart(y=y[sel[1]], lazy=rows.pixels.take(sel[1])),
         test=RawPart(y=y[sel[2]], lazy=rows.pixels.take(sel[2])),

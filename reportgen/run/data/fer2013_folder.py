@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from reportgen.errors import DataError
+from reportgen.i18n import plural_msg
+from reportgen.report_types import Msg
 from reportgen.run.data.base import (
     RawData,
     RawPart,
@@ -24,6 +26,7 @@ from reportgen.run.data.base import (
     register_loader,
     register_splits,
     resolve_path,
+    with_notes,
 )
 from reportgen.run.data.folders import class_subfolders
 from reportgen.run.data.image_folder import scan_class_folders
@@ -126,15 +129,20 @@ def _load(spec: Any, base_dir: Path) -> RawData:
                             f"{usages[split]!r} ({field}); FER2013's files are named "
                             "Training_*.jpg, PublicTest_*.jpg and PrivateTest_*.jpg.")
     counts = " / ".join(f"{len(picked[k]):,} {usages[k]}" for k in usages if picked[k])
-    notes = []
+    notes: list[Msg | str] = []
     if not picked["val"] and "train" in scanned:
-        why = f"no {usages['val']}_* files" if usages["val"] else "no val_usage"
-        notes.append(f"{why}: validation carved from {usages['train']} with split.val")
+        if usages["val"]:
+            notes.append(Msg("no {prefix}_* files: validation carved from {train_usage} with split.val",
+                             {"prefix": usages["val"], "train_usage": usages["train"]}))
+        else:
+            notes.append(Msg("no val_usage: validation carved from {train_usage} with split.val",
+                             {"train_usage": usages["train"]}))
     if "train" not in scanned:
-        notes.append("no train/ folder: evaluate-only")
+        notes.append(Msg("no train/ folder: evaluate-only"))
     if ignored:
-        notes.append(f"{ignored:,} files with another prefix ignored")
-    description = (f"FER2013 image folders {root}: {counts} images in {len(classes)} classes"
-                   + (f" ({'; '.join(notes)})" if notes else ""))
+        notes.append(plural_msg("{count:,} file with another prefix ignored",
+                                "{count:,} files with another prefix ignored", {"count": ignored}))
+    description = with_notes(Msg("FER2013 image folders {root}: {counts} images in {classes} classes",
+                                 {"root": str(root), "counts": counts, "classes": len(classes)}), notes)
     return RawData(classes=classes, description=description, train=part("train"), val=part("val"),
                    test=part("test"), split=spec.split)

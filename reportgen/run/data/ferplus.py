@@ -19,22 +19,25 @@ import numpy as np
 
 from reportgen.config.datasets import FERPLUS_CLASSES
 from reportgen.errors import DataError
+from reportgen.report_types import Msg
 from reportgen.run.data.base import (
     RawData,
     RawPart,
     fixed_classes,
     fixed_classes_problem,
+    joined_notes,
     register_check,
     register_classes,
     register_loader,
     resolve_path,
-    shape_text,
+    shape_msg,
 )
 from reportgen.run.data.fer2013_csv import (
     FER2013_SIDE,
     _fer_header_problem,
     csv_header_problem,
     read_fer_rows,
+    usage_counts,
     usage_parts,
 )
 
@@ -108,22 +111,30 @@ def _load(spec: Any, base_dir: Path) -> RawData:
     named = np.asarray([bool(n) for n in names], dtype=bool)
     n_classes = len(FERPLUS_CLASSES)
     keep = named & clear & (winner < n_classes)
-    dropped = {
-        "without an image name": int((~named).sum()),
-        "without a majority": int((named & ~clear).sum()),
-        "voted unknown": int((named & clear & (winner == n_classes)).sum()),
-        "voted not a face (NF)": int((named & clear & (winner == n_classes + 1)).sum()),
-    }
+    dropped = [
+        Msg("{count:,} without an image name", {"count": int((~named).sum())}),
+        Msg("{count:,} without a majority", {"count": int((named & ~clear).sum())}),
+        Msg("{count:,} voted unknown", {"count": int((named & clear & (winner == n_classes)).sum())}),
+        Msg("{count:,} voted not a face (NF)",
+            {"count": int((named & clear & (winner == n_classes + 1)).sum())}),
+    ]
     rows = np.flatnonzero(keep)
     wanted = [spec.train_usage, spec.val_usage, spec.test_usage]
     kept_usages = [usages[i] for i in rows]
     sel = [rows[s] for s in usage_parts(spec, path, kept_usages, wanted)]
     y = winner.astype(np.int64)
-    counts = " / ".join(f"{len(s):,} {u}" for s, u in zip(sel, wanted))
-    left_out = "; ".join(f"{n:,} {why}" for why, n in dropped.items() if n)
-    description = (f"FERPlus {path.name} over {fer_path.name}: {len(rows):,} images, "
-                   f"{shape_text(FER2013_SIDE, FER2013_SIDE, 1)} ({counts}; majority vote"
-                   + (f"; left out: {left_out}" if left_out else "") + ")")
+    params = {"file": path.name, "fer_file": fer_path.name, "images": len(rows),
+              "shape": shape_msg(FER2013_SIDE, FER2013_SIDE, 1),
+              **usage_counts([len(s) for s in sel], wanted)}
+    left_out: list[Msg | str] = [why for why in dropped if why.params["count"]]
+    if left_out:
+        description = Msg("FERPlus {file} over {fer_file}: {images:,} images, {shape} ({train:,} "
+                          "{train_usage} / {val:,} {val_usage} / {test:,} {test_usage}; majority vote; "
+                          "left out: {left_out})", {**params, "left_out": joined_notes(left_out)})
+    else:
+        description = Msg("FERPlus {file} over {fer_file}: {images:,} images, {shape} ({train:,} "
+                          "{train_usage} / {val:,} {val_usage} / {test:,} {test_usage}; majority vote)",
+                          params)
     return RawData(
         classes=_classes(spec, base_dir), description=description,
         train=RawPart(y=y[sel[0]], lazy=pixels.take(sel[0])),

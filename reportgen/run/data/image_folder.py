@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from reportgen.errors import DataError
+from reportgen.report_types import Msg
 from reportgen.run.data.base import (
     RawData,
     RawPart,
@@ -149,7 +150,8 @@ def _folder_load(spec: Any, base_dir: Path) -> RawData:
     parts = {name: RawPart(y=y, files=paths, root=root) for name, (root, paths, y) in scanned.items()}
     total = sum(len(p) for p in parts.values())
     where = ", ".join(str(root) for root, _, _ in scanned.values())
-    description = f"image folder {where}: {total:,} image files in {len(classes)} classes"
+    description = Msg("image folder {where}: {files:,} image files in {classes} classes",
+                      {"where": where, "files": total, "classes": len(classes)})
     if "path" in parts:
         return RawData(classes=classes, description=description, pool=parts["path"], split=spec.split)
     return RawData(

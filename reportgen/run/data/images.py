@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reportgen.errors import DataError
+from reportgen.i18n import plural_msg
+from reportgen.report_types import Msg
 from reportgen.run.data.base import (
     RawData,
     RawPart,
     SourceImage,
+    joined_notes,
     register_check,
     register_classes,
     register_loader,
@@ -98,13 +101,17 @@ def _images_load(spec: Any, base_dir: Path) -> RawData:
     every face found becomes one image. ``max_samples`` keeps the first images, stopping
     early so that no more photos are decoded or searched than needed."""
     inputs: list[tuple[str, Path | None, Callable[[], np.ndarray]]] = []  # (name, file | None, reader)
-    where: list[str] = []
+    where: list[str] = []  # for error messages
+    where_msgs: list[Msg | str] = []  # for the description
     if spec.path is not None:
         root = resolve_path(base_dir, spec.path)
         if not root.is_dir():
             raise DataError(f"Dataset '{spec.name}': path folder not found: {root}.")
         files = image_files(root)
         where.append(f"folder {root} ({len(files):,} image file{'s' if len(files) != 1 else ''})")
+        where_msgs.append(plural_msg("folder {root} ({count:,} image file)",
+                                     "folder {root} ({count:,} image files)",
+                                     {"root": str(root), "count": len(files)}))
         for path in files:
             inputs.append((path.relative_to(root).as_posix(), path,
                            lambda path=path: np.asarray(open_image(path, "RGB"), dtype=np.uint8)))
@@ -116,6 +123,8 @@ def _images_load(spec: Any, base_dir: Path) -> RawData:
             inputs.append((name, None, lambda name=name: _sample_photo(name)))
         plural = "s" if len(spec.samples) != 1 else ""
         where.append(f"scikit-image sample{plural} {', '.join(spec.samples)}")
+        where_msgs.append(plural_msg("scikit-image sample {names}", "scikit-image samples {names}",
+                                     {"names": ", ".join(spec.samples), "count": len(spec.samples)}))
     from reportgen.run.faces import as_rgb_uint8  # light: mtcnn loads on first detection
 
     if spec.face_crop:
@@ -169,16 +178,18 @@ def _images_load(spec: Any, base_dir: Path) -> RawData:
         del images[limit:], source_index[limit:], face_index[limit:]
     n = len(images)
     if spec.face_crop:
-        photos = f"{len(sources):,} photo{'s' if len(sources) != 1 else ''}"
-        made = (f"{n:,} face crop{'s' if n != 1 else ''} from {photos} "
-                f"(MTCNN, confidence ≥ {spec.min_face_confidence:g})")
+        photos = plural_msg("{count:,} photo", "{count:,} photos", {"count": len(sources)})
+        made = plural_msg("{count:,} face crop from {photos} (MTCNN, confidence ≥ {confidence})",
+                          "{count:,} face crops from {photos} (MTCNN, confidence ≥ {confidence})",
+                          {"count": n, "photos": photos, "confidence": f"{spec.min_face_confidence:g}"})
     else:
-        made = f"{n:,} image{'s' if n != 1 else ''}"
+        made = plural_msg("{count:,} image", "{count:,} images", {"count": n})
     if limited:
-        made += f" (max_samples: {n:,} used)"
+        made = Msg("{made} (max_samples: {count:,} used)", {"made": made, "count": n})
     return RawData(
         classes=[],
-        description=f"unlabelled images, {'; '.join(where)}: {made}",
+        description=Msg("unlabelled images, {where}: {made}",
+                        {"where": joined_notes(where_msgs), "made": made}),
         test=RawPart(y=np.full(n, -1, dtype=np.int64), images=images),
         labelled=False,
         sources=sources,

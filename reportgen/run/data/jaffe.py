@@ -9,6 +9,7 @@ from typing import Any
 
 from reportgen.config.datasets import JAFFE_CODES
 from reportgen.errors import DataError
+from reportgen.report_types import Msg
 from reportgen.run.data.base import (
     RawData,
     RawPart,
@@ -61,5 +62,6 @@ def _load(spec: Any, base_dir: Path) -> RawData:
         raise DataError(f"Dataset '{spec.name}': " + "; ".join(problems) + ".")
     root = resolve_path(base_dir, spec.path)
     return RawData(classes=classes,
-                   description=f"JAFFE {root}: {len(files):,} images in {len(classes)} classes",
+                   description=Msg("JAFFE {root}: {images:,} images in {classes} classes",
+                                   {"root": str(root), "images": len(files), "classes": len(classes)}),
                    pool=RawPart(y=y, files=files, root=root), split=spec.split)

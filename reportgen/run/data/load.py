@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from reportgen.errors import DataError
+from reportgen.i18n import plural_msg
+from reportgen.report_types import Msg
 from reportgen.run.data.base import (
     CHECKERS,
     CLASS_LISTERS,
@@ -26,6 +28,7 @@ from reportgen.run.data.base import (
     RawPart,
     available_memory_bytes,
     registered,
+    with_notes,
 )
 from reportgen.run.data.decode import decode_image  # noqa: F401 - tests patch it to prove nothing decodes
 from reportgen.run.data.memo import lookup, memo_key, store
@@ -106,13 +109,13 @@ def _load_labelled(spec: Any, raw: RawData, decoder: PartDecoder, seed: int,
         if part is not None:
             _check_label_range(spec, part.y, len(classes))
     max_samples = getattr(spec, "max_samples", None)
-    notes: list[str] = []
+    notes: list[Msg | str] = []
     parts: dict[str, RawPart]
     if raw.pool is not None:
         pool = raw.pool
         if max_samples is not None and max_samples < len(pool):
             pool = pool.take(stratified_pick(pool.y, max_samples, seed))
-            notes.append(f"max_samples: {len(pool):,} used")
+            notes.append(Msg("max_samples: {count:,} used", {"count": len(pool)}))
         pool = decoder.readable(pool, "")
         rest, test_idx = split_indices(spec, np.arange(len(pool)), pool.y, raw.split.test, seed)
         val_share = raw.split.val / (1.0 - raw.split.test)
@@ -127,7 +130,7 @@ def _load_labelled(spec: Any, raw: RawData, decoder: PartDecoder, seed: int,
         if max_samples is not None and max_samples < total:
             quotas = allocate(max_samples, {k: len(p) for k, p in present.items()})
             present = {k: p.take(stratified_pick(p.y, quotas[k], seed)) for k, p in present.items()}
-            notes.append(f"max_samples: {sum(len(p) for p in present.values()):,} used")
+            notes.append(Msg("max_samples: {count:,} used", {"count": sum(len(p) for p in present.values())}))
         parts = dict(present)
         if "train" in present and "val" not in present and wanted & {"train", "val"}:
             train = decoder.readable(present["train"], "training")
@@ -159,29 +162,34 @@ def _load_labelled(spec: Any, raw: RawData, decoder: PartDecoder, seed: int,
             )
     skipped = decoder.skipped
     if skipped:
-        notes.append(f"{len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} skipped")
+        notes.append(_unreadable(len(skipped)))
     notes += _crop_notes(decoder)
     if loaded["train"].streamed:
-        notes.append("training images streamed from disk")
+        notes.append(Msg("training images streamed from disk"))
     if wanted == {"test"}:
-        notes.append("test split only")
-    description = raw.description + (f" ({'; '.join(notes)})" if notes else "")
+        notes.append(Msg("test split only"))
     return LoadedData(classes=classes, train=loaded["train"], val=loaded["val"], test=loaded["test"],
-                      skipped=skipped, description=description)
+                      skipped=skipped, description=with_notes(raw.description, notes))
 
 
 _SPLIT_WORD = {"train": "train", "val": "validation", "test": "test"}
 
 
-def _crop_notes(decoder: PartDecoder) -> list[str]:
-    notes = []
+def _unreadable(count: int) -> Msg:
+    return plural_msg("{count:,} unreadable file skipped", "{count:,} unreadable files skipped",
+                      {"count": count})
+
+
+def _crop_notes(decoder: PartDecoder) -> list[Msg | str]:
+    notes: list[Msg | str] = []
     if decoder.cropper is not None:
         describe = getattr(decoder.cropper, "describe", None)
         if describe is not None:
             notes.append(describe())
     if decoder.no_face_skipped:
         n = decoder.no_face_skipped
-        notes.append(f"{n:,} image{'s' if n != 1 else ''} without a face skipped")
+        notes.append(plural_msg("{count:,} image without a face skipped",
+                                "{count:,} images without a face skipped", {"count": n}))
     return notes
 
 
@@ -219,12 +227,10 @@ def _load_unlabelled(spec: Any, raw: RawData, decoder: PartDecoder) -> LoadedDat
         raise DataError(f"Dataset '{spec.name}': the loader found no images.")
     test = decoder.memory(raw.test, "images")
     skipped = list(raw.skipped) + decoder.skipped
-    description = raw.description
     notes = _crop_notes(decoder)
     if skipped:
-        notes.insert(0, f"{len(skipped)} unreadable file{'s' if len(skipped) != 1 else ''} skipped")
-    if notes:
-        description += f" ({'; '.join(notes)})"
+        notes.insert(0, _unreadable(len(skipped)))
+    description = with_notes(raw.description, notes)
     return LoadedData(
         classes=[], train=decoder.empty(), val=decoder.empty(), test=test, skipped=skipped,
         description=description, labelled=False, sources=list(raw.sources),

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from reportgen.errors import DataError
+from reportgen.report_types import Msg
 from reportgen.run.data.base import (
     RawData,
     RawPart,
@@ -17,7 +18,7 @@ from reportgen.run.data.base import (
     register_classes,
     register_loader,
     resolve_path,
-    shape_text,
+    shape_msg,
 )
 
 NPZ_REQUIRED = ("x_train", "y_train", "x_test", "y_test")
@@ -170,10 +171,9 @@ def _npz_load(spec: Any, base_dir: Path) -> RawData:
     total = sum(len(y) for y in labels.values())
     return RawData(
         classes=classes,
-        description=(
-            f"NumPy archive {path.name}: {total:,} images, "
-            f"{shape_text(ref.shape[1], ref.shape[2], channels)}"
-        ),
+        description=Msg("NumPy archive {file}: {images:,} images, {shape}",
+                        {"file": path.name, "images": total,
+                         "shape": shape_msg(ref.shape[1], ref.shape[2], channels)}),
         train=RawPart(y=labels["y_train"], x=xs["train"]),
         val=RawPart(y=labels["y_val"], x=xs["val"]) if "val" in xs else None,
         test=RawPart(y=labels["y_test"], x=xs["test"]),

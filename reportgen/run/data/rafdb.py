@@ -16,6 +16,7 @@ import numpy as np
 
 from reportgen.config.datasets import RAFDB_CLASSES
 from reportgen.errors import DataError
+from reportgen.report_types import Msg
 from reportgen.run.data.base import (
     RawData,
     RawPart,
@@ -104,11 +105,19 @@ def _load(spec: Any, base_dir: Path) -> RawData:
     if problems:
         raise DataError(f"Dataset '{spec.name}': " + "; ".join(problems) + ".")
     _, images, _, _ = _locations(spec, base_dir)
-    counts = " / ".join(f"{len(parts[k][0]):,} {k}" for k in ("train", "test") if k in parts)
-    kind = "aligned faces" if spec.aligned else "original photos"
+    sizes = {k: len(parts[k][0]) for k in ("train", "test") if k in parts}
+    counts = (Msg("{train:,} train / {test:,} test", sizes) if "train" in sizes
+              else Msg("{test:,} test", sizes))
+    params = {"folder": str(images), "counts": counts, "classes": len(classes)}
+    if spec.aligned:
+        description = Msg("RAF-DB basic {folder} (aligned faces): {counts} images in {classes} classes",
+                          params)
+    else:
+        description = Msg("RAF-DB basic {folder} (original photos): {counts} images in {classes} classes",
+                          params)
     return RawData(
         classes=classes,
-        description=f"RAF-DB basic {images} ({kind}): {counts} images in {len(classes)} classes",
+        description=description,
         train=(RawPart(y=parts["train"][1], files=parts["train"][0], root=images)
                if "train" in parts else None),
         test=RawPart(y=parts["test"][1], files=parts["test"][0], root=images),
