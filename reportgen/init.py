@@ -16,8 +16,13 @@ def _classes(folder: Path) -> list[str]:
 
 
 def _toml_string(value: str) -> str:
-    """A TOML basic string: a JSON string is one (non-ASCII kept readable)."""
-    return json.dumps(value, ensure_ascii=False)
+    """A TOML basic string: a JSON string is one (non-ASCII kept readable), except that TOML
+    also wants DEL escaped. A name that is not text (undecodable bytes) has no TOML spelling."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError("init", [f"{value!r} is not valid UTF-8; rename it"]) from None
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def starter_manifest(folder: Path, manifest_dir: Path) -> str:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from reportgen.errors import ConfigError
 from tests.conftest import run_reportgen
 
 MANIFEST = """\
@@ -107,6 +108,30 @@ def test_init_writes_a_manifest_that_validates(tmp_path):
     assert again.returncode == 2 and "--force" in again.stderr
 
 
+def test_init_on_webp_images_unzipped_on_a_mac(tmp_path):
+    """A zip made on macOS unpacks with a ``__MACOSX`` folder of AppleDouble ``._name`` files
+    (not images, whatever their ending); copies to other disks leave ``._name`` beside files."""
+    root = tmp_path / "faces"
+    rng = np.random.default_rng(1)
+    for c in ["happy", "sad"]:
+        (root / c).mkdir(parents=True)
+        (root / "__MACOSX" / c).mkdir(parents=True)
+        for i in range(5):
+            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(root / c / f"{i}.webp")
+            (root / "__MACOSX" / c / f"._{i}.webp").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+        (root / c / "._0.webp").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (root / "__MACOSX" / "._happy").write_bytes(b"\x00\x05\x16\x07")
+    with Image.open(root / "happy" / "0.webp") as image:
+        assert image.format == "WEBP"
+    out = tmp_path / "experiments.toml"
+    done = run_reportgen("init", root, "--output", out)
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert 'classes = ["happy", "sad"]' in text and "__MACOSX" not in text
+    checked = run_reportgen("validate", out)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def test_init_with_train_and_test_folders_and_bad_input(tmp_path):
     _faces(tmp_path / "ck" / "train", ["anger", "contempt"])
     _faces(tmp_path / "ck" / "test", ["anger", "contempt"], count=2)
@@ -124,6 +149,9 @@ def test_init_quotes_toml_strings_readably():
 
     from reportgen.init import _toml_string
 
-    for value in ['C:\\data\\臉 "faces"', "énfant", "tab\there"]:
+    for value in ['C:\\data\\臉 "faces"', "énfant", "tab\there", "new\nline", "bell\x07",
+                  "del\x7f", 'end\\"', "😀 e\u0301"]:
         assert tomllib.loads(f"x = {_toml_string(value)}")["x"] == value
     assert _toml_string("臉") == '"臉"'
+    with pytest.raises(ConfigError, match="not valid UTF-8"):  # undecodable bytes in a file name
+        _toml_string(b"caf\xe9".decode("utf-8", "surrogateescape"))

@@ -4,11 +4,15 @@ layer imports one above it (config → plan → run → analyses → … → ren
 Every import statement counts, also those inside functions and under ``if TYPE_CHECKING:``: a
 function-local import hides a cycle from Python, not from the design. The same check as the
 project's ``import_rules.py``, kept here so CI needs nothing outside the repository.
+
+The layers that must stay light (config, render) are also imported for real, each in a fresh
+interpreter, to see what ``sys.modules`` ends up holding.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -150,12 +154,45 @@ def test_outcome_and_text_types_import_nothing_heavy():
     assert graph["reportgen.outcomes"] <= allowed
 
 
-def test_importing_the_renderer_loads_no_tensorflow_keras_or_analyses():
-    code = ("import sys; import reportgen.render, reportgen.render.context, reportgen.render.html; "
-            "print([m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras') "
-            "or m.startswith(('reportgen.run', 'reportgen.analyses', 'reportgen.explain', "
-            "'reportgen.pipeline'))])")
+def _registered_analyses() -> set[str]:
+    """Analysis modules the registry imports (analyses/registry.py ``_load_all``): not ``base``,
+    ``registry`` or a ``_helper`` module."""
+    return {name for name in _modules() if name.startswith("reportgen.analyses.")
+            and not name.rsplit(".", 1)[1].startswith("_")
+            and name not in {"reportgen.analyses.base", "reportgen.analyses.registry"}}
+
+
+def test_no_analysis_imports_another_analysis():
+    """Shared code lives in ``base`` or an ``analyses/_helper`` module, never in an analysis."""
+    registered = _registered_analyses()
+    assert {"reportgen.analyses.gradcam", "reportgen.analyses.top_k"} <= registered
+    assert "reportgen.analyses._examples" not in registered
+    graph = _graph()
+    wrong = sorted(f"{module} imports {dep}" for module in registered for dep in graph[module] & registered)
+    assert wrong == []
+
+
+RUNTIME = {
+    "reportgen.config": NEVER["reportgen.config"],
+    "reportgen.render": NEVER["reportgen.render"] + ("reportgen.pipeline",),
+}
+"""Layer → what importing every one of its modules may not load (directly or through others)."""
+
+
+@pytest.mark.parametrize("layer", sorted(RUNTIME))
+def test_importing_a_light_layer_loads_nothing_heavy(layer):
+    modules = sorted(name for name in _modules() if _under(name, layer))
+    assert len(modules) > 2, modules  # the package and its modules, found on disk
+    code = ("import importlib, json, sys\n"
+            f"modules, banned = {modules!r}, {RUNTIME[layer]!r}\n"
+            "for name in modules:\n"
+            "    importlib.import_module(name)\n"
+            "loaded = [m for m in sys.modules if any(m == b or m.startswith(b + '.') for b in banned)]\n"
+            "roots = {m if m.startswith('reportgen.') else m.split('.')[0] for m in loaded}\n"
+            "print(json.dumps([all(name in sys.modules for name in modules), sorted(roots)]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+                          timeout=180)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    imported, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert imported  # the imports really ran
+    assert loaded == [], f"importing {layer}.* loaded {loaded}"

@@ -23,11 +23,18 @@ if TYPE_CHECKING:
     from reportgen.run.data import LoadedData
 
 __all__ = ["PREDICT_BATCHES", "Analysis", "AnalysisContext", "AnalysisResult", "Figure", "Msg", "NoParams",
-           "Table"]
+           "Params", "Table"]
 
 
-class NoParams(BaseModel):
+class Params(BaseModel):
+    """Base of every analysis' parameters (the manifest's ``{ method = …, key = value }`` keys):
+    an unknown key is an error, and the values are immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(Params):
+    """The parameters of an analysis that takes none."""
 
 
 PREDICT_BATCHES = 4
@@ -125,10 +132,10 @@ class Analysis(ABC):
 
     name: ClassVar[str]
     title: ClassVar[Msg]
-    Params: ClassVar[type[BaseModel]] = NoParams
+    Params: ClassVar[type[Params]] = NoParams
     needs_labels: ClassVar[bool] = False
     """True when the analysis compares predictions with true labels (not for ``images`` data)."""
 
     @abstractmethod
-    def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
+    def run(self, ctx: AnalysisContext, params: Params) -> AnalysisResult:
         """Compute the analysis for one experiment."""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel
 
 from reportgen import figures
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg, NoParams
 from reportgen.analyses.registry import register
 
 
@@ -18,7 +17,7 @@ class ConfusionMatrix(Analysis):
     title = Msg("Confusion matrix")
     needs_labels = True
 
-    def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
+    def run(self, ctx: AnalysisContext, params: NoParams) -> AnalysisResult:
         ev = ctx.evaluation
         counts = np.asarray(ev["confusion_matrix"])
         path = figures.confusion_matrices(

@@ -10,17 +10,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from reportgen import figures
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg, Params
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
 
-class FiltersParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class FiltersParams(Params):
     layer: str | None = None
     """Layer to visualise; default: the Grad-CAM target layer (last convolution)."""
     filters: int = Field(16, ge=1, le=64)

@@ -8,51 +8,23 @@ References:
 
 from __future__ import annotations
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from reportgen import figures
 from reportgen.analyses._examples import caption, chosen_examples
 from reportgen.analyses._figure_parts import grid_figures, parts_metrics
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
+from reportgen.analyses._probe import add_sanity_check, probe_for
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Params
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
 
-class GradcamParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class GradcamParams(Params):
     layer: str | None = None
     """Target layer name; default: the last convolutional layer with a spatial map."""
     examples: int = Field(10, ge=1, le=30)
     sanity_check: bool = True
     """Compare with Grad-CAM of the same network with re-initialised weights."""
-
-
-def probe_for(ctx: AnalysisContext, layer: str | None):
-    """The (activations, logits) probe of ``layer``, built once per experiment and layer."""
-    from reportgen.explain import build_probe
-
-    return ctx.shared(f"probe:{layer}", lambda: build_probe(ctx.model, layer))
-
-
-def sanity_correlation(ctx: AnalysisContext, probe, x: np.ndarray, targets: np.ndarray,
-                       maps: np.ndarray) -> float:
-    """Mean Spearman correlation between Grad-CAM of the trained and a re-initialised model."""
-    from reportgen.explain import build_probe, gradcam, randomized_copy, rank_correlation
-
-    random_model = randomized_copy(ctx.model, ctx.seed)
-    random_probe = build_probe(random_model, probe.layer_path[-1])
-    random_maps = gradcam(random_probe, x, targets)
-    return float(np.mean([rank_correlation(a, b) for a, b in zip(maps, random_maps)]))
-
-
-def sanity_note(rho: float) -> Msg:
-    """The one-line report of the model-randomisation check."""
-    return Msg("Sanity check (Adebayo et al., 2018): with all weights re-initialised, "
-               "Grad-CAM maps have a mean Spearman rank correlation of {rho} with the "
-               "trained model's maps; a value near 1 would mean the maps do not depend "
-               "on what the model learned.", {"rho": f"{rho:.2f}"})
 
 
 @register
@@ -80,9 +52,7 @@ class Gradcam(Analysis):
                          "figure_rows": parts_metrics(parts)}
         notes = [Msg("Target layer: {layer}.", {"layer": layer})]
         if params.sanity_check:
-            rho = sanity_correlation(ctx, probe, x, targets, cam)
-            metrics["randomization_rank_correlation"] = rho
-            notes.append(sanity_note(rho))
+            add_sanity_check(ctx, probe, x, targets, cam, metrics, notes)
         return AnalysisResult(
             metrics=metrics, notes=notes,
             figures=grid_figures(parts, Msg("Grad-CAM and Grad-CAM++ of the predicted class ({experiment}, "

@@ -9,21 +9,19 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from reportgen import figures
 from reportgen.analyses._examples import face_of, image_name, one_per_class
 from reportgen.analyses._figure_parts import grid_figures, parts_metrics
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Params
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
 COLUMNS = 4
 
 
-class LimeParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class LimeParams(Params):
     examples: int = Field(2, ge=1, le=10)
     num_samples: int = Field(1000, ge=50, le=20000)
     """Perturbed copies per image (all predicted in large batches)."""

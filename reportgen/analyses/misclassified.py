@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from reportgen import figures
 from reportgen.analyses._figure_parts import grid_figures, parts_metrics
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
-from reportgen.analyses.gradcam import probe_for
+from reportgen.analyses._probe import probe_for
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Params
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
 
-class MisclassifiedParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class MisclassifiedParams(Params):
     pairs: int = Field(3, ge=1, le=10)
     """How many of the most-confused (true, predicted) pairs."""
     per_pair: int = Field(3, ge=1, le=8)

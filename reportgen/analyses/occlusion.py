@@ -8,19 +8,17 @@ Reference:
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from reportgen import figures
 from reportgen.analyses._examples import caption, one_per_class, target_classes
 from reportgen.analyses._figure_parts import grid_figures, parts_metrics
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Params
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
 
-class OcclusionParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class OcclusionParams(Params):
     patch: int | None = Field(None, ge=1)
     """Patch side in pixels of the model input; default: 3 for inputs up to 48 px, else size/16."""
     stride: int | None = Field(None, ge=1)

@@ -7,19 +7,17 @@ References:
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from reportgen import figures
 from reportgen.analyses._examples import caption, chosen_examples
 from reportgen.analyses._figure_parts import grid_figures, parts_metrics
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Params
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
 
-class SaliencyParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SaliencyParams(Params):
     examples: int = Field(10, ge=1, le=30)
     """How many test images (one per class on labelled data)."""
     smoothgrad_samples: int = Field(25, ge=1, le=200)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from reportgen import figures
 from reportgen.analyses._examples import face_of, image_name, one_per_class
 from reportgen.analyses._figure_parts import grid_figures, parts_metrics
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg
-from reportgen.analyses.gradcam import probe_for, sanity_correlation, sanity_note
+from reportgen.analyses._probe import add_sanity_check, probe_for
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Params
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
 
 
-class TopKParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TopKParams(Params):
     k: int = Field(3, ge=1, le=10)
     max_images: int = Field(8, ge=1, le=40)
     layer: str | None = None
@@ -41,7 +39,8 @@ class TopK(Analysis):
         ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
         x = ctx.preprocess(ctx.images[indices])
         # One batch: every image repeated k times, each copy explaining another class.
-        cams = gradcam(probe_for(ctx, params.layer), np.repeat(x, k, axis=0), ranked.reshape(-1))
+        probe = probe_for(ctx, params.layer)
+        cams = gradcam(probe, np.repeat(x, k, axis=0), ranked.reshape(-1))
         cams = cams.reshape(len(indices), k, *cams.shape[1:])
         grid, records = [], []
         for n, i in enumerate(indices):
@@ -61,10 +60,7 @@ class TopK(Analysis):
         if face_mass is not None:
             metrics["face_mass"] = face_mass
         if params.sanity_check:
-            probe = probe_for(ctx, params.layer)
-            rho = sanity_correlation(ctx, probe, x, ranked[:, 0], cams[:, 0])
-            metrics["randomization_rank_correlation"] = rho
-            notes.append(sanity_note(rho))
+            add_sanity_check(ctx, probe, x, ranked[:, 0], cams[:, 0], metrics, notes)
         return AnalysisResult(
             metrics=metrics, notes=notes,
             figures=grid_figures(parts, Msg("The {k} most probable classes of each image ({experiment}) "

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from reportgen import figures
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg, NoParams
 from reportgen.analyses.registry import register
 from reportgen.run.evaluate import best_epoch as lowest_val_loss_epoch
 
@@ -17,7 +15,7 @@ class TrainingCurves(Analysis):
     name = "training_curves"
     title = Msg("Training curves")
 
-    def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
+    def run(self, ctx: AnalysisContext, params: NoParams) -> AnalysisResult:
         history = ctx.history
         if not history or not history.get("loss"):
             return AnalysisResult(notes=[Msg("No training history: the model was evaluated as loaded.")])

@@ -155,8 +155,9 @@ class TrainSpec(Strict):
     epoch's weights; 0 turns early stopping off (TOML has no null). Applies per stage."""
     augmentation: AugmentationSpec | None = None
     normalization: bool = False
-    """Standardise inputs with the training set's per-channel mean and standard deviation
-    (a Keras ``Normalization`` layer adapted on the training images, saved with the model)."""
+    """Standardise inputs with the training set's per-channel mean and standard deviation: a
+    step after the model's preprocessing, not a layer of the model; the statistics are kept in
+    the cached model's meta.json, so explanations see the inputs training saw."""
     class_weights: bool = False
     """Weight the loss by inverse class frequency of the training set (rare classes count more)."""
     stages: list[StageSpec] = Field(default_factory=list)

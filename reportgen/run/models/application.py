@@ -272,7 +272,7 @@ def build_application(spec: ApplicationModel, num_classes: int, base_dir: Path) 
             raise ModelError(f"model {spec.name!r}: {exc}") from None
         return network
     pretrained = _pretrained(spec)
-    network.name = "backbone"  # a plain attribute in Keras 3; Grad-CAM looks for it
+    network.name = "backbone"  # a plain attribute in Keras 3; Grad-CAM layer paths show it
     network.trainable = spec.trainable_backbone
     inputs = keras.Input(shape=tuple(spec.input_shape), name="input")
     x = network(inputs, training=False) if pretrained else network(inputs)
