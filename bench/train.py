@@ -94,6 +94,7 @@ def main() -> None:
     import tensorflow as tf
 
     from reportgen.config.schema import AugmentationSpec, CnnModel, ConvBlock, DigitsDataset, TrainSpec
+    from reportgen.i18n import translate_msg
     from reportgen.run import models, train
     from reportgen.run.augment import augmentation_layers
     from reportgen.run.data import load_dataset
@@ -165,7 +166,7 @@ def main() -> None:
         "ratio_quartiles": {k: quartiles(v) for k, v in ratios.items()},
         "images_per_s": {k: summary(v) for k, v in rates.items()},
         "config": {"model": "small_cnn 48x48x1, conv 16/32/64, dense 64", "params": model.count_params(),
-                   "dataset": data.description, "train_images": n, "batch_size": BATCH,
+                   "dataset": translate_msg(data.description, "en"), "train_images": n, "batch_size": BATCH,
                    "rounds": rounds, "epochs_per_round_per_variant": 1, "warmup_epochs": 1,
                    "augmentation": AUGMENT, "seed": SEED},
         "device": gpus[0].name if gpus else (f"CPU ({os.cpu_count()} cores, "

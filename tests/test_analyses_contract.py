@@ -44,16 +44,10 @@ def test_every_analysis_has_a_case():
     assert not missing, f"add contract cases for: {missing}"
 
 
-PARAMS_BASE_PENDING = {"face_panel"}
-"""Analyses whose params class does not derive from ``Params`` yet (face_panel.py is being
-rewritten elsewhere; it already forbids unknown keys and is frozen, which the test checks)."""
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_params_are_strict_and_frozen(name):
     params_cls = registry.get(name).Params
-    if name not in PARAMS_BASE_PENDING:
-        assert issubclass(params_cls, Params), f"{params_cls.__name__} must derive from base.Params"
+    assert issubclass(params_cls, Params), f"{params_cls.__name__} must derive from base.Params"
     with pytest.raises(ValidationError, match="no_such_option"):
         params_cls.model_validate({**CASES[name], "no_such_option": 1})
     params = params_cls.model_validate(CASES[name])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reportgen.i18n import translate
+from reportgen.i18n import translate_msg
 from reportgen.study import commentary
 
 
@@ -22,7 +22,7 @@ def _entry(**overrides):
 
 
 def _english(msgs):
-    return [translate(m.msgid, "en", m.params) for m in msgs]
+    return [translate_msg(m, "en") for m in msgs]
 
 
 def test_every_sentence_of_a_known_experiment():
@@ -39,7 +39,7 @@ def test_every_sentence_of_a_known_experiment():
         "training loss keeps falling (0.6000 → 0.3000): the model starts to over-fit after epoch 2.",
         "Early stopping ended training after 4 of at most 10 epochs.",
     ]
-    chinese = [translate(m.msgid, "zh-TW", m.params) for m in commentary.for_experiment(_entry())]
+    chinese = [translate_msg(m, "zh-TW") for m in commentary.for_experiment(_entry())]
     assert "自第 2 個週期後開始過擬合" in chinese[5] and "disgust 只有 8 張影像" in chinese[4]
 
 
@@ -112,10 +112,10 @@ def test_tied_f1_and_tied_pairs_are_named_alike_everywhere(tmp_path):
         assert discussion[0] == (f"Best recognised class: happy (F1 {f1[0]:.4f}, 10 test images); "
                                  f"worst: angry (F1 {f1[1]:.4f}, 3 test images).")
         # two pairs of one image each: class order of the predicted class (happy before angry)
-        assert discussion[1:3] == ["sad was taken for happy 1 times (12.5% of its 8 test images).",
-                                   "sad was taken for angry 1 times (12.5% of its 8 test images)."]
-    assert confusion == ["Most confused: sad predicted as happy (1 images).",
-                         "Most confused: sad predicted as angry (1 images)."]
+        assert discussion[1:3] == ["sad was taken for happy 1 time (12.5% of its 8 test images).",
+                                   "sad was taken for angry 1 time (12.5% of its 8 test images)."]
+    assert confusion == ["Most confused: sad predicted as happy (1 image).",
+                         "Most confused: sad predicted as angry (1 image)."]
 
 
 def test_equal_f1_everywhere_is_said_once(tmp_path):

@@ -11,7 +11,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix
 
 from reportgen.analyses import _sentences, registry
 from reportgen.analyses.base import AnalysisContext, NoParams
-from reportgen.i18n import translate
+from reportgen.i18n import translate_msg
 from reportgen.run.evaluate import CONCENTRATION, degenerate, evaluate
 from reportgen.study import commentary
 
@@ -19,7 +19,7 @@ CLASSES = ["angry", "happy", "sad", "neutral"]
 
 
 def _english(msgs):
-    return [translate(m.msgid, "en", m.params) for m in msgs]
+    return [translate_msg(m, "en") for m in msgs]
 
 
 def _labels(counts):

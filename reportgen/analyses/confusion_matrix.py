@@ -7,6 +7,7 @@ import numpy as np
 from reportgen import figures
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg, NoParams
 from reportgen.analyses.registry import register
+from reportgen.i18n import plural_msg
 
 
 @register
@@ -24,7 +25,8 @@ class ConfusionMatrix(Analysis):
             counts, ctx.classes, ctx.figure_path("confusion_matrix"),
             titles=(ctx.label("Counts"), ctx.label("Row-normalised (recall per class)")),
             xlabel=ctx.label("Predicted class"), ylabel=ctx.label("True class"))
-        notes = [Msg("Most confused: {true} predicted as {predicted} ({count} images).", pair)
+        notes = [plural_msg("Most confused: {true} predicted as {predicted} ({count} image).",
+                            "Most confused: {true} predicted as {predicted} ({count} images).", pair)
                  for pair in ev["most_confused"]]
         return AnalysisResult(
             metrics={"confusion_matrix": ev["confusion_matrix"], "most_confused": ev["most_confused"]},

@@ -7,18 +7,16 @@ Reference:
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from reportgen import figures
 from reportgen.analyses._examples import face_numbers
-from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg
+from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg, Params
 from reportgen.analyses.registry import register
 from reportgen.i18n import plural_msg
 
 
-class FacePanelParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class FacePanelParams(Params):
     max_photos: int = Field(4, ge=1, le=20)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reportgen.i18n import plural_msg
 from reportgen.outcomes import ExperimentOutcome
 from reportgen.report_types import Msg
 
@@ -74,11 +75,13 @@ def _class_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
         rows.append((Msg("Matched by alias"), ", ".join(f"{d} → {m}" for d, m in match["aliases"])))
     left_out = match.get("left_out", {})
     if match["data_only"]:
-        rows.append((Msg("Left out"), Msg(
+        rows.append((Msg("Left out"), plural_msg(
+            "{count} test image of classes the model does not know was left out: {classes}",
             "{count} test images of classes the model does not know were left out: {classes}",
             {"count": left_out.get("test", 0), "classes": ", ".join(match["data_only"])})))
         if left_out.get("train", 0) + left_out.get("val", 0):
-            rows.append((Msg("Left out"), Msg(
+            rows.append((Msg("Left out"), plural_msg(
+                "{count} training and validation image of those classes was left out too",
                 "{count} training and validation images of those classes were left out too",
                 {"count": left_out.get("train", 0) + left_out.get("val", 0)})))
     if match["model_only"]:
@@ -91,11 +94,13 @@ def _class_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
 def setup_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     plan, data, model = outcome.plan, outcome.data_summary, outcome.model_summary
     rows: list[tuple[Msg, Any]] = [
-        (Msg("Dataset"), f"{plan.dataset.name} — {data.get('description', '')}"),
+        (Msg("Dataset"), Msg("{name} — {description}", {"name": plan.dataset.name,
+                                                          "description": data.get("description") or ""})),
         (Msg("Classes"), ", ".join(outcome.classes)),
     ]
     if data.get("labelled", True) and plan.spec.train is None:
-        rows.append((Msg("Images"), Msg("evaluated as loaded on {count} test images",
+        rows.append((Msg("Images"), plural_msg("evaluated as loaded on {count} test image",
+                                               "evaluated as loaded on {count} test images",
                                         {"count": data.get("test", 0)})))
     elif data.get("labelled", True):
         rows.append((Msg("Images (train / validation / test)"),

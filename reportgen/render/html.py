@@ -35,15 +35,11 @@ def _pairs(texts: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
     return [(language.lower(), HTML_LANG[language], text) for text, language in unique.items()]
 
 
-def _translate(msgid: str, language: str, params: dict[str, Any] | None, plural: str | None) -> str:
-    return translate(msgid, language, params, plural) if plural else translate(msgid, language, params)
-
-
 @pass_context
 def translations(context, msgid: str, params: dict[str, Any] | None = None,
                  plural: str | None = None) -> list[tuple[str, str, str]]:
     """A msgid in every report language, for the ``spans`` macro (templates/macros.html)."""
-    return _pairs([(lang, _translate(msgid, lang, params, plural)) for lang in context["languages"]])
+    return _pairs([(lang, translate(msgid, lang, params, plural)) for lang in context["languages"]])
 
 
 @pass_context
@@ -51,7 +47,7 @@ def localized(context, value: Any) -> list[tuple[str, str, str]] | None:
     """A Msg or LocalizedText in every report language; None for any other value (shown as is)."""
     languages = context["languages"]
     if isinstance(value, Msg):
-        return _pairs([(lang, _translate(value.msgid, lang, value.params, value.plural))
+        return _pairs([(lang, translate(value.msgid, lang, value.params, value.plural))
                        for lang in languages])
     if isinstance(value, LocalizedText):
         return _pairs([(lang, value.get(lang)) for lang in languages])

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.errors import ConfigError
+from reportgen.i18n import plural_msg
 from reportgen.report_types import AnalysisResult, Msg, Table, points
 from reportgen.study.compare import ComparisonSection
 
@@ -61,11 +62,13 @@ def changes(previous: dict[str, dict[str, float]], current: dict[str, dict[str, 
         records.append(record)
     table = Table(columns=[Msg("Experiment"), Msg("Accuracy"), Msg("Δ (points)"), Msg("Macro F1"),
                            Msg("Δ (points)"), Msg("Status")], rows=rows, css_class="compare")
-    notes = [Msg("Compared with {source}: {count} experiments in both runs.",
-                 {"source": source, "count": len(records)})]
+    notes = [plural_msg("Compared with {source}: {count} experiment in both runs.",
+                        "Compared with {source}: {count} experiments in both runs.",
+                        {"source": source, "count": len(records)})]
     if fail_on_drop is not None:
-        notes.append(Msg("{regressions} regressions: drops of more than {threshold} points.",
-                         {"regressions": len(regressions), "threshold": f"{fail_on_drop:g}"}))
+        notes.append(plural_msg("{count} regression: a drop of more than {threshold} points.",
+                                "{count} regressions: drops of more than {threshold} points.",
+                                {"count": len(regressions), "threshold": f"{fail_on_drop:g}"}))
     metrics = {"source": source, "fail_on_drop": fail_on_drop, "experiments": records,
                "regressions": regressions}
     return (ComparisonSection("changes", Msg("Changes since the last run"),

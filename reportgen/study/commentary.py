@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from reportgen.analyses._sentences import best_worst_sentence, degenerate_warnings, f4
+from reportgen.i18n import plural_msg
 from reportgen.report_types import Msg, points
 from reportgen.run.evaluate import best_and_worst_classes, best_epoch, most_confused_pairs
 
@@ -45,8 +46,10 @@ def _confusions(entry: dict[str, Any]) -> list[Msg]:
         return [Msg("No test image was misclassified.")]
     pairs = _ranking(entry, "most_confused", lambda: most_confused_pairs(cm, classes))
     support = dict(zip(classes, cm.sum(axis=1).tolist()))
-    return [Msg("{true} was taken for {predicted} {count} times ({share} of its {support} test "
-                "images).", {"true": p["true"], "predicted": p["predicted"], "count": p["count"],
+    return [plural_msg("{true} was taken for {predicted} {count} time ({share} of its {support} test "
+                       "images).",
+                       "{true} was taken for {predicted} {count} times ({share} of its {support} test "
+                       "images).", {"true": p["true"], "predicted": p["predicted"], "count": p["count"],
                              "share": f"{p['count'] / support[p['true']]:.1%}",
                              "support": int(support[p["true"]])})
             for p in pairs[:MAX_CONFUSED_PAIRS]]
