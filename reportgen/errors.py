@@ -4,9 +4,7 @@ from __future__ import annotations
 
 
 class ReportgenError(Exception):
-    """Base class: a message meant for the user, never a traceback."""
-
-    exit_code = 2
+    """Base class: a message meant for the user, never a traceback (the CLI exits with code 2)."""
 
 
 class ConfigError(ReportgenError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from reportgen.analyses import registry
 from reportgen.config import load_manifest
 from reportgen.i18n import translate
 from tests.conftest import run_reportgen
+from tests.zh_view import english_words, report_names
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -191,3 +194,29 @@ def test_every_number_in_the_commentary_is_true(default_build):
         _check_sentence(entry or {}, item["msgid"], item["params"], experiments)
         for language in ("zh-TW", "en"):
             assert escape(translate(item["msgid"], language, item["params"]), quote=False) in html
+
+
+def test_the_chinese_view_has_no_english_only_text(default_build):
+    """Reading the bilingual report in 中文 mode: every text went through the catalogs, so
+    nothing but names, code and technical terms is left in English (tests/zh_view.py)."""
+    html = (default_build["out"] / "report.html").read_text(encoding="utf-8")
+    names = report_names(default_build["metrics"])
+    left = english_words(html, names)
+    assert not left, "English-only text in the zh-TW view:\n" + "\n".join(
+        f"  {word!r}: …{context}…" for word, context in left.items())
+    # The check itself sees English: the English view is full of it.
+    assert len(english_words(html.replace('lang="en"', 'lang="xx"'), names)) > 50
+
+
+def test_render_redraws_the_same_html_without_tensorflow(default_build):
+    """`reportgen render OUT_DIR` on the built folder: the same report.html, byte for byte, from
+    the records alone (TensorFlow never imported)."""
+    out = default_build["out"]
+    built = (out / "report.html").read_bytes()
+    code = ("import sys\nfrom reportgen.cli import main\nsys.argv = ['reportgen', 'render', "
+            f"{str(out)!r}]\ntry:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (out / "report.html").read_bytes() == built

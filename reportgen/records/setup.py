@@ -9,32 +9,75 @@ from reportgen.i18n import plural_msg
 from reportgen.outcomes import ExperimentOutcome
 from reportgen.report_types import Msg
 
+AUGMENTATION = {
+    "horizontal_flip": Msg("horizontal flip"),
+    "rotation": Msg("rotation up to {value} of a turn"),
+    "translation": Msg("shift up to {value} of the size"),
+    "zoom": Msg("zoom up to {value}"),
+    "contrast": Msg("contrast up to {value}"),
+}
+"""How each augmentation setting reads in the setup table (AugmentationSpec's fields)."""
+SCHEDULES = {"constant": Msg("constant"), "cosine": Msg("cosine decay"),
+             "exponential": Msg("exponential decay")}
+
+
+def _augmentation(aug: Any) -> Msg | None:
+    """The augmentation settings in use, each as its own sentence piece, or None when off."""
+    used = [(key, value) for key, value in aug.model_dump().items() if value] if aug else []
+    if not used:
+        return None
+    pieces = [Msg(AUGMENTATION[key].msgid, {"value": f"{value:g}"} if value is not True else {})
+              for key, value in used]
+    return Msg("; ".join(f"{{p{i}}}" for i in range(len(pieces))),
+               {f"p{i}": piece for i, piece in enumerate(pieces)})
+
+
+def _trainable(value: str | int) -> Msg:
+    if value == "head":
+        return Msg("the new head only")
+    if value == "all":
+        return Msg("every layer")
+    return plural_msg("the head and the top {count} backbone layer",
+                      "the head and the top {count} backbone layers", {"count": int(value)})
+
+
+def _stage_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
+    train = outcome.plan.spec.train
+    stages = outcome.stages or [{"name": s.name, "trainable": s.trainable, "epochs": s.epochs,
+                                 "learning_rate": s.learning_rate or train.learning_rate,
+                                 "schedule": s.schedule} for s in train.stages]
+    rows = []
+    for number, s in enumerate(stages, start=1):
+        label = (Msg("Fine-tuning stage {number}: {name}", {"number": number, "name": s["name"]})
+                 if s.get("name") not in (None, f"stage {number}")  # run.train's default name
+                 else Msg("Fine-tuning stage {number}", {"number": number}))
+        rows.append((label, Msg("trains {trainable}; {run}/{epochs} epochs, learning rate "
+                                "{learning_rate} ({schedule})",
+                                {"trainable": _trainable(s["trainable"]),
+                                 "run": s.get("epochs_run", s["epochs"]), "epochs": s["epochs"],
+                                 "learning_rate": f"{s['learning_rate']:g}",
+                                 "schedule": SCHEDULES.get(s["schedule"], s["schedule"])})))
+    return rows
+
 
 def _train_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     train = outcome.plan.spec.train
     if train is None:
         return [(Msg("Training"), Msg("none (model evaluated as loaded)"))]
-    aug = train.augmentation
-    augmentation = ", ".join(f"{k}={v}" for k, v in aug.model_dump().items() if v) if aug else ""
     rows = [
-        (Msg("Optimizer"), f"{train.optimizer}, lr={train.learning_rate:g}"),
+        (Msg("Optimizer"), Msg("{optimizer}, learning rate {learning_rate}",
+                               {"optimizer": train.optimizer, "learning_rate": f"{train.learning_rate:g}"})),
         (Msg("Batch size"), train.batch_size),
         (Msg("Epochs (max)"), train.total_epochs),
         (Msg("Early stopping patience"), train.early_stopping_patience if train.early_stopping
          else Msg("off")),
-        (Msg("Augmentation"), augmentation or Msg("off")),
+        (Msg("Augmentation"), _augmentation(train.augmentation) or Msg("off")),
         (Msg("Normalization"), Msg("on (training-set mean and standard deviation)")
          if train.normalization else Msg("off")),
         (Msg("Class weights"), Msg("on (inverse class frequency)") if train.class_weights else Msg("off")),
     ]
     if train.stages:
-        stages = outcome.stages or [{"name": s.name or f"stage {k + 1}", "trainable": s.trainable,
-                                     "epochs": s.epochs,
-                                     "learning_rate": s.learning_rate or train.learning_rate,
-                                     "schedule": s.schedule} for k, s in enumerate(train.stages)]
-        rows.append((Msg("Fine-tuning stages"), "; ".join(
-            f"{s['name']}: trainable={s['trainable']}, {s.get('epochs_run', s['epochs'])}/{s['epochs']} "
-            f"epochs, lr={s['learning_rate']:g} ({s['schedule']})" for s in stages)))
+        rows += _stage_rows(outcome)
     if outcome.transfer:
         t = outcome.transfer
         rows.append((Msg("Starts from"), Msg("{parent} (new head; {shared} of {count} classes shared "
@@ -113,7 +156,8 @@ def setup_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     if model:
         shape = "×".join(str(v) for v in model["input_shape"])
         rows += [
-            (Msg("Model"), f"{model['name']} ({model['kind']}), input {shape}"),
+            (Msg("Model"), Msg("{name} ({kind}), input {shape}",
+                                {"name": model["name"], "kind": model["kind"], "shape": shape})),
             (Msg("Parameters (trainable / total)"), f"{model['trainable']:,} / {model['total']:,}"),
         ]
     return rows + _train_rows(outcome)
