@@ -18,11 +18,12 @@ TECHNICAL = {
     "LIME", "SmoothGrad", "ImageNet", "FER", "FERPlus", "RAF", "JAFFE", "PNG", "JPEG", "ReLU",
     "softmax", "Adam", "SGD", "RMSprop", "Spearman", "MirroredStrategy", "Flatten", "MobileNet",
     "MobileNetV2", "ResNet", "VGG", "adam", "sgd", "rmsprop", "lr", "LFW", "scikit", "learn",
-    "image", "skimage", "sklearn", "digits", "feat", "fer", "hdf", "keras",
+    "image", "skimage", "sklearn", "digits", "feat", "fer", "hdf", "keras", "Adebayo",
 }
 """Proper names and identifiers written the same in Chinese technical text."""
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z]{2,}")
+_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+"""A word, or an identifier such as a layer name (``block2_conv1``: digits or ``_`` make it one)."""
 
 
 def zh_view_text(html: str) -> str:
@@ -44,21 +45,38 @@ def english_words(html: str, names: set[str]) -> dict[str, str]:
         allowed.update(re.split(r"[^A-Za-z]+", str(name)))
     text = re.sub(r"\s+", " ", zh_view_text(html))
     found: dict[str, str] = {}
-    for match in _WORD.finditer(text):
+    for match in _TOKEN.finditer(text):
         word = match.group()
+        if len(word) < 3 or not word.isalpha():
+            continue
         if word not in allowed and word.lower() not in allowed:
             found.setdefault(word, text[max(0, match.start() - 40):match.end() + 40])
     return found
 
 
 def report_names(metrics: dict) -> set[str]:
-    """Every user identifier a metrics.json names: experiments, datasets, models, classes."""
+    """Every user identifier a metrics.json names: experiments, datasets, models and their kinds,
+    classes, and the names a dataset description quotes (files, sample images)."""
     names: set[str] = set()
     for name, entry in metrics["experiments"].items():
         names.update([name, entry.get("dataset", ""), entry.get("model", "")])
+        names.add((entry.get("model_info") or {}).get("kind", ""))
+        names.update(_quoted((entry.get("data") or {}).get("description")))
+        names.update(stage.get("name", "") for stage in entry.get("stages") or [])
         names.update(entry.get("classes") or [])
         names.update(((entry.get("init_from") or {}).get("parent_classes")) or [])
         names.update((entry.get("class_match") or {}).get("data_classes") or [])
         names.update(((entry.get("grid") or {}).get("labels") or {}).keys())
         names.update(str(v) for v in ((entry.get("grid") or {}).get("labels") or {}).values())
     return names
+
+
+def _quoted(text: object) -> set[str]:
+    """The plain-string parameters of a Msg in JSON form, nested ones included."""
+    if not isinstance(text, dict):
+        return set()
+    out: set[str] = set()
+    for value in (text.get("params") or {}).values():
+        out.update([value] if isinstance(value, str) else _quoted(value))
+    return out
+

@@ -28,8 +28,9 @@ def _augmentation(aug: Any) -> Msg | None:
         return None
     pieces = [Msg(AUGMENTATION[key].msgid, {"value": f"{value:g}"} if value is not True else {})
               for key, value in used]
-    return Msg("; ".join(f"{{p{i}}}" for i in range(len(pieces))),
-               {f"p{i}": piece for i, piece in enumerate(pieces)})
+    # One slot per piece: each piece is translated on its own (the list is not a catalog text).
+    slots = "; ".join(f"{{p{i}}}" for i in range(len(pieces)))
+    return Msg(slots, {f"p{i}": piece for i, piece in enumerate(pieces)})
 
 
 def _trainable(value: str | int) -> Msg:
