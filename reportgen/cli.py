@@ -8,6 +8,7 @@ build are untouched).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -41,6 +42,16 @@ def _quiet_tensorflow() -> None:
     # TF's C++ log lines (start-up banners, tf.data graph attribute notices) would drown the
     # progress lines; failures still surface as Python exceptions.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (a CI job cancelled, `kill`) stops a build the way Ctrl-C does: nothing half
+    published, and a message that says so."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _version(value: bool) -> None:
@@ -77,6 +88,8 @@ def build(
     fail_on_drop: float | None = typer.Option(None, "--fail-on-drop", min=0, help="With "
                                                  "--compare-to: exit 3 when any accuracy or "
                                                  "macro-F1 drops by more than this many points."),
+    wait: bool = typer.Option(False, "--wait", help="When another build or render is writing "
+                              "the output folder, wait for it instead of exiting with code 2."),
 ) -> None:
     """Train or load every experiment, run its analyses and write the report.
 
@@ -84,21 +97,27 @@ def build(
     The output paths are printed at the end.
     """
     _quiet_tensorflow()
+    from reportgen.pipeline import BuildInterrupted
     from reportgen.pipeline import build as run_build
     from reportgen.progress import Progress
 
+    _interrupt_on_sigterm()
     try:
         # The build's reporter for the long loops below it too (reportgen.progress.track); the
         # with-block ends its live display before the paths are printed.
         with Progress(quiet=quiet) as progress:
             outcome = run_build(manifest, out=out, only=only or None, force=force,
                                 progress=progress, executor=executor.value, address=address,
-                                compare_to=compare_to, fail_on_drop=fail_on_drop)
+                                compare_to=compare_to, fail_on_drop=fail_on_drop, wait=wait)
     except ReportgenError as exc:
         _fail(exc)
-    except KeyboardInterrupt:
-        typer.echo("interrupted: finished experiments stay cached; the last complete report "
-                   "was not touched.", err=True)
+    except KeyboardInterrupt as exc:
+        published = isinstance(exc, BuildInterrupted) and exc.published
+        typer.echo("interrupted: " + ("the new report was already published and is complete."
+                                      if published else
+                                      "finished experiments stay cached; the previous report (if "
+                                      "any) is untouched and nothing of this build was published."),
+                   err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     for path in outcome.outputs:
         typer.echo(str(path))
@@ -119,15 +138,20 @@ def render(
     manifest: Path | None = typer.Option(None, "--manifest", "-m", help="Take the report header "
                                          "([report]: title, questions, answers, languages, formats) "
                                          "from this manifest; default: the one the build used."),
+    wait: bool = typer.Option(False, "--wait", help="When a build is writing the output folder, "
+                              "wait for it instead of exiting with code 2."),
 ) -> None:
     """Draw report.html / report.pdf again from a build's records, without training or
     TensorFlow: e.g. after editing a question's answer or switching `languages`."""
     from reportgen.render import render_folder
 
     try:
-        outputs = render_folder(out_dir, manifest)
+        outputs = render_folder(out_dir, manifest, wait)
     except ReportgenError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: the previous report is untouched.", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     for path in outputs:
         typer.echo(str(path))
 

@@ -8,6 +8,7 @@ message, log file) and the others go on. Outputs are only replaced once complete
 from __future__ import annotations
 
 import platform
+import shutil
 import time
 import traceback
 from dataclasses import dataclass
@@ -26,6 +27,13 @@ from reportgen.executors import run_plans
 from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome, failed_outcome
 from reportgen.plan import ExperimentPlan, make_plan
 from reportgen.progress import Progress
+from reportgen.publish import (
+    current_generation,
+    new_generation,
+    output_lock,
+    publish,
+    remove_stale_generations,
+)
 from reportgen.records import (
     METRICS_FILE,
     STUDY_RECORD,
@@ -76,8 +84,11 @@ def _run_analyses(ctx: AnalysisContext, plan: ExperimentPlan, progress: Progress
 
 
 def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, languages: list[str],
-                   force: bool, progress: Progress) -> ExperimentOutcome:
-    """Load data and model, train (or reuse the cache), evaluate and analyse one experiment."""
+                   force: bool, progress: Progress, stage_dir: Path | None = None) -> ExperimentOutcome:
+    """Load data and model, train (or reuse the cache), evaluate and analyse one experiment.
+    Caches live under ``out_dir/cache``; figures and predictions go to ``stage_dir`` (the
+    build's unpublished generation, see reportgen.publish)."""
+    stage_dir = stage_dir or out_dir
     from reportgen.run import data as data_mod
     from reportgen.run import devices, models, train
     from reportgen.run.augment import augmentation_layers
@@ -161,7 +172,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     outcome.model_summary = {"name": plan.model.name, "kind": plan.model.kind,
                              "input_shape": [height, width, channels], **models.count_params(model)}
 
-    experiment_dir = out_dir / "experiments" / plan.name
+    experiment_dir = stage_dir / "experiments" / plan.name
     ctx = AnalysisContext(experiment=plan.name, classes=classes, model=model, data=data,
                           preprocess=preprocess, history=history,
                           figure_dir=experiment_dir / "figures", seed=plan.seed, languages=languages,
@@ -222,8 +233,8 @@ def _save_predictions(experiment_dir: Path, ctx: AnalysisContext) -> None:
     tmp.replace(experiment_dir / "predictions.npz")
 
 
-def _failed(plan: ExperimentPlan, exc: BaseException, out_dir: Path, elapsed: float) -> ExperimentOutcome:
-    log_dir = out_dir / "experiments" / plan.name
+def _failed(plan: ExperimentPlan, exc: BaseException, stage_dir: Path, elapsed: float) -> ExperimentOutcome:
+    log_dir = stage_dir / "experiments" / plan.name
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "error.log").write_text("".join(traceback.format_exception(exc)))
     message = str(exc) if isinstance(exc, ReportgenError) else f"{type(exc).__name__}: {exc}"
@@ -238,6 +249,8 @@ class ExperimentJob:
     out_dir: Path
     languages: list[str]
     force: bool
+    stage_dir: Path
+    """The build's generation folder (figures, predictions, error logs)."""
 
     def __call__(self, plan: ExperimentPlan, progress: Progress) -> ExperimentOutcome:
         from reportgen.run.devices import precision
@@ -247,14 +260,14 @@ class ExperimentJob:
         try:
             with precision(mixed) as policy:
                 outcome = run_experiment(plan, self.base_dir, self.out_dir, self.languages, self.force,
-                                         progress)
+                                         progress, self.stage_dir)
             outcome.model_summary["dtype_policy"] = policy
             accuracy = outcome.evaluation.get("accuracy")
             progress.say(("done: " + (f"accuracy {accuracy:.4f}" if accuracy is not None
                                       else "inspected, no labels"))
                          + f" ({outcome.timings['total']:.1f} s)")
         except Exception as exc:  # noqa: BLE001 - recorded in the report and metrics.json
-            outcome = _failed(plan, exc, self.out_dir, time.perf_counter() - start)
+            outcome = _failed(plan, exc, self.stage_dir, time.perf_counter() - start)
             progress.say(f"FAILED: {outcome.error}")
         return outcome
 
@@ -265,11 +278,21 @@ def resolve_out_dir(manifest: Manifest, manifest_path: Path, out: Path | None) -
     return (manifest_path.parent / manifest.report.output_dir).resolve()
 
 
+class BuildInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a build; ``published`` says whether the new report set was
+    already in place (else the previous one is untouched)."""
+
+    def __init__(self, published: bool):
+        super().__init__()
+        self.published = published
+
+
 def build(manifest_path: Path, out: Path | None = None, only: list[str] | None = None,
           force: bool = False, progress: Progress | None = None, executor: str = "local",
           address: str | None = None, compare_to: Path | None = None,
-          fail_on_drop: float | None = None) -> BuildOutcome:
-    """Build the whole report. Raises ConfigError (exit 2) before doing any work on bad input."""
+          fail_on_drop: float | None = None, wait: bool = False) -> BuildOutcome:
+    """Build the whole report. Raises ConfigError (exit 2) before doing any work on bad input,
+    OutputLocked (exit 2) when another build holds the output folder (unless ``wait``)."""
     progress = progress or Progress()
     build_start = time.perf_counter()
     manifest_path = Path(manifest_path).resolve()
@@ -286,25 +309,48 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
         progress.say(note)
     previous = load_previous(compare_to) if compare_to is not None else None
     out_dir = resolve_out_dir(manifest, manifest_path, out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with output_lock(out_dir, wait):
+        remove_stale_generations(out_dir)
+        generation, stage_dir = new_generation(out_dir)
+        try:
+            progress.say(f"manifest {manifest_path.name}: {len(names)} experiments → {out_dir}")
+            outcome = _build_generation(manifest, manifest_path, base_dir, out_dir, stage_dir,
+                                        generation, only, force, progress, executor, address,
+                                        previous, compare_to, fail_on_drop, build_start)
+            progress.say(f"publishing generation {generation}")
+            publish(out_dir, stage_dir)
+            return outcome
+        except KeyboardInterrupt:
+            raise BuildInterrupted(current_generation(out_dir) == stage_dir.resolve()) from None
+        finally:
+            # A build that failed or was interrupted before the publishing rename leaves nothing.
+            if current_generation(out_dir) != stage_dir.resolve():
+                shutil.rmtree(stage_dir, ignore_errors=True)
 
-    progress.say(f"manifest {manifest_path.name}: {len(names)} experiments → {out_dir}")
+
+def _build_generation(manifest: Manifest, manifest_path: Path, base_dir: Path, out_dir: Path,
+                      stage_dir: Path, generation: str, only: list[str] | None, force: bool,
+                      progress: Progress, executor: str, address: str | None,
+                      previous: dict | None, compare_to: Path | None, fail_on_drop: float | None,
+                      build_start: float) -> BuildOutcome:
+    """Everything of one build written into its generation folder ``stage_dir``, unpublished."""
     plans = make_plan(manifest, base_dir, only)
-    job = ExperimentJob(base_dir, out_dir, manifest.report.languages, force)
+    job = ExperimentJob(base_dir, out_dir, manifest.report.languages, force, stage_dir)
     outcomes = run_plans(plans, job, progress, executor=executor, address=address)
 
     env = environment()
-    records = [experiment_record(o, out_dir) for o in outcomes]
-    result = study(records, out_dir / "comparison" / "figures", manifest.report.languages,
+    records = [experiment_record(o, stage_dir) for o in outcomes]
+    result = study(records, stage_dir / "comparison" / "figures", manifest.report.languages,
                    previous, fail_on_drop, str(compare_to))
     for record in records:
         record["commentary"] = jsonable(result.commentary[record["name"]])
-        write_record(out_dir, record)
-    sections = relative_paths(result.section_records(), out_dir)
-    write_json_atomic(out_dir / STUDY_RECORD, sections)
+        write_record(stage_dir, record)
+    sections = relative_paths(result.section_records(), stage_dir)
+    write_json_atomic(stage_dir / STUDY_RECORD, sections)
     metrics = metrics_document(manifest.report.title.model_dump(by_alias=True), manifest_path,
-                               records, sections, env, time.perf_counter() - build_start)
-    metrics_path = write_json_atomic(out_dir / METRICS_FILE, metrics)
+                               records, sections, env, time.perf_counter() - build_start, generation)
+    write_json_atomic(stage_dir / METRICS_FILE, metrics)
     progress.done("rendering " + " + ".join(manifest.report.formats))
-    outputs, _ = render_outputs(manifest.report, out_dir, base_dir)
-    return BuildOutcome(out_dir, [*outputs, metrics_path], outcomes, metrics, result.regressions)
+    outputs, _ = render_outputs(manifest.report, stage_dir, base_dir, out_dir / "cache")
+    published = [out_dir / path.name for path in [*outputs, stage_dir / METRICS_FILE]]
+    return BuildOutcome(out_dir, published, outcomes, metrics, result.regressions)

@@ -103,12 +103,13 @@ def write_record(out_dir: Path, record: dict[str, Any]) -> Path:
 
 def metrics_document(title: dict[str, str], manifest_path: Path, records: list[dict[str, Any]],
                      sections: list[dict[str, Any]], env: dict[str, Any],
-                     total_seconds: float) -> dict[str, Any]:
+                     total_seconds: float, generation: str) -> dict[str, Any]:
     """The machine-readable twin of the report, read by tests, later runs, nightly CI and
     ``reportgen render``: the experiments' records and each comparison section's numbers."""
     return {
         "reportgen": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generation": generation,
         "manifest": str(manifest_path),
         "title": title,
         "environment": env,

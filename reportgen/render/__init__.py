@@ -6,6 +6,7 @@ manifest's ``[report]`` header: no TensorFlow, no model, no dataset.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,10 +19,12 @@ if TYPE_CHECKING:
     from reportgen.config.schema import ReportSpec
 
 
-def render_outputs(report: ReportSpec, out_dir: Path,
-                   base_dir: Path) -> tuple[list[Path], dict[str, float]]:
-    """Write report.html and/or report.pdf from the records in ``out_dir``; returns their paths
-    and the seconds spent on each. ``base_dir`` resolves the questions' answer files."""
+def render_outputs(report: ReportSpec, out_dir: Path, base_dir: Path,
+                   cache_dir: Path | None = None) -> tuple[list[Path], dict[str, float]]:
+    """Write report.html and/or report.pdf from the records in ``out_dir`` (a generation
+    folder, see reportgen.publish); returns their paths and the seconds spent on each.
+    ``base_dir`` resolves the questions' answer files; the PDF's font subset is cached under
+    ``cache_dir`` (default ``out_dir/cache``)."""
     from reportgen.render.html import render_html
     from reportgen.render.view import report_view
 
@@ -42,17 +45,19 @@ def render_outputs(report: ReportSpec, out_dir: Path,
         from reportgen.render.pdf import html_to_pdf
 
         start = time.perf_counter()
-        pdf = html_to_pdf(render_html(view, medium="print", out_dir=out_dir), out_dir / "cache" / "fonts")
+        fonts = (cache_dir or out_dir / "cache") / "fonts"
+        pdf = html_to_pdf(render_html(view, medium="print", out_dir=out_dir), fonts)
         outputs.append(write_bytes_atomic(out_dir / "report.pdf", pdf))
         timings["pdf"] = time.perf_counter() - start
     return outputs, timings
 
 
-def render_folder(out_dir: Path, manifest_path: Path | None = None) -> list[Path]:
+def render_folder(out_dir: Path, manifest_path: Path | None = None, wait: bool = False) -> list[Path]:
     """``reportgen render OUT_DIR``: the report of a finished build drawn again from its records,
     with the ``[report]`` header of ``manifest_path`` (default: the manifest the build recorded),
     e.g. after editing a question's answer or the report's languages."""
     from reportgen.config import load_manifest
+    from reportgen.publish import copy_generation, current_generation, output_lock, publish
 
     out_dir = Path(out_dir).resolve()
     try:
@@ -67,5 +72,17 @@ def render_folder(out_dir: Path, manifest_path: Path | None = None) -> list[Path
         raise RenderError(f"--manifest: manifest {path} not found (the build recorded {recorded}); "
                           "give the manifest with --manifest")
     manifest = load_manifest(path)
-    outputs, _ = render_outputs(manifest.report, out_dir, path.resolve().parent)
-    return outputs
+    with output_lock(out_dir, wait):
+        source = current_generation(out_dir)
+        if source is None:  # an output folder written before generations existed
+            outputs, _ = render_outputs(manifest.report, out_dir, path.resolve().parent)
+            return outputs
+        _, generation = copy_generation(out_dir, source)
+        try:
+            outputs, _ = render_outputs(manifest.report, generation, path.resolve().parent,
+                                        out_dir / "cache")
+            publish(out_dir, generation)
+        finally:
+            if current_generation(out_dir) != generation.resolve():
+                shutil.rmtree(generation, ignore_errors=True)
+    return [out_dir / p.name for p in outputs]

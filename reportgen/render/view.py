@@ -93,6 +93,7 @@ def report_view(report: ReportSpec, metrics: dict[str, Any], sections: list[dict
         "report": report,
         "languages": list(report.languages),
         "date": metrics["created"][:10],
+        "generation": metrics.get("generation") or "",
         "experiments": experiments,
         "summary_number": str(len(records) + 1),
         "comparisons": comparison_views,
