@@ -229,13 +229,18 @@ def match_note(match: Any) -> str:
     return text
 
 
-def check_manifest(manifest: Manifest, base_dir: Path) -> list[str]:
-    """Run every check; raise ConfigError listing all problems at once, else return notes."""
+def check_manifest(manifest: Manifest, base_dir: Path, out: Path | None = None) -> list[str]:
+    """Run every check; raise ConfigError listing all problems at once, else return notes.
+    ``out``: ``build --out`` (None: the manifest's output_dir), checked against the data."""
+    from reportgen.data_checks import data_checks
+
     problems = analysis_problems(manifest)
     found, broken = file_problems(manifest, base_dir)
     problems += found + split_problems(manifest, base_dir, skip=broken)
     class_found, notes = class_problems(manifest, base_dir, skip=broken)
     problems += class_found
+    data_found, data_notes = data_checks(manifest, base_dir, experiment_fields(manifest), out, broken)
+    problems, notes = problems + data_found, notes + data_notes
     if problems:
         raise ConfigError("manifest files", problems)
     return notes

@@ -101,13 +101,24 @@ def load_dataset(
     return store(key, wanted, _load_labelled(spec, raw, decoder, seed, wanted))
 
 
-def _load_labelled(spec: Any, raw: RawData, decoder: PartDecoder, seed: int,
-                   wanted: frozenset[str]) -> LoadedData:
-    classes = list(raw.classes)
-    decoder.classes = classes
+def split_labels(spec: Any, base_dir: Path, seed: int) -> tuple[list[str], dict[str, np.ndarray]] | None:
+    """(classes, labels of each split) as a build chooses them, without opening any image (a
+    build first leaves out files whose header is unreadable; here they are counted); None for
+    unlabelled data. ``validate`` checks with it that every class is in every split."""
+    raw = registered(LOADERS, spec)(spec, Path(base_dir))
+    if not raw.labelled:
+        return None
+    parts, _ = _choose_parts(spec, raw, int(seed) % (2**32), frozenset(ALL_SPLITS),
+                             lambda part, what: part)
+    return list(raw.classes), {name: np.asarray(part.y, dtype=np.int64) for name, part in parts.items()}
+
+
+def _choose_parts(spec: Any, raw: RawData, seed: int, wanted: frozenset[str],
+                  readable: Any) -> tuple[dict[str, RawPart], list[Msg | str]]:
+    """The raw part of each split, chosen on labels (``readable`` first drops unreadable files)."""
     for part in (raw.pool, raw.train, raw.val, raw.test):
         if part is not None:
-            _check_label_range(spec, part.y, len(classes))
+            _check_label_range(spec, part.y, len(raw.classes))
     max_samples = getattr(spec, "max_samples", None)
     notes: list[Msg | str] = []
     parts: dict[str, RawPart]
@@ -116,7 +127,7 @@ def _load_labelled(spec: Any, raw: RawData, decoder: PartDecoder, seed: int,
         if max_samples is not None and max_samples < len(pool):
             pool = pool.take(stratified_pick(pool.y, max_samples, seed))
             notes.append(Msg("max_samples: {count:,} used", {"count": len(pool)}))
-        pool = decoder.readable(pool, "")
+        pool = readable(pool, "")
         rest, test_idx = split_indices(spec, np.arange(len(pool)), pool.y, raw.split.test, seed)
         val_share = raw.split.val / (1.0 - raw.split.test)
         train_idx, val_idx = split_indices(spec, rest, pool.y[rest], val_share, seed)
@@ -133,9 +144,17 @@ def _load_labelled(spec: Any, raw: RawData, decoder: PartDecoder, seed: int,
             notes.append(Msg("max_samples: {count:,} used", {"count": sum(len(p) for p in present.values())}))
         parts = dict(present)
         if "train" in present and "val" not in present and wanted & {"train", "val"}:
-            train = decoder.readable(present["train"], "training")
+            train = readable(present["train"], "training")
             keep, carved = split_indices(spec, np.arange(len(train)), train.y, raw.split.val, seed)
             parts["train"], parts["val"] = train.take(keep), train.take(carved)
+    return parts, notes
+
+
+def _load_labelled(spec: Any, raw: RawData, decoder: PartDecoder, seed: int,
+                   wanted: frozenset[str]) -> LoadedData:
+    classes = list(raw.classes)
+    decoder.classes = classes
+    parts, notes = _choose_parts(spec, raw, seed, wanted, decoder.readable)
     lacking = sorted(wanted - set(parts), key=ALL_SPLITS.index)
     if lacking:
         have = "/".join(_SPLIT_WORD[k] for k in ALL_SPLITS if k in parts)
