@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
+
+from reportgen.strict_json import dumps_strict
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
@@ -21,4 +22,6 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
 
 
 def write_json_atomic(path: Path, document: Any) -> Path:
-    return write_bytes_atomic(path, json.dumps(document, indent=2, ensure_ascii=False).encode())
+    """Strict JSON (no ``NaN`` / ``Infinity``: they become null, with the reason under
+    ``non_finite``; see :mod:`reportgen.strict_json`), written atomically."""
+    return write_bytes_atomic(path, dumps_strict(document).encode())

@@ -90,7 +90,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     build's unpublished generation, see reportgen.publish)."""
     stage_dir = stage_dir or out_dir
     from reportgen.run import data as data_mod
-    from reportgen.run import devices, models, train
+    from reportgen.run import devices, evaluate, models, train
     from reportgen.run.augment import augmentation_layers
     from reportgen.run.classes import experiment_match, matched_classes, remap_data
 
@@ -179,6 +179,9 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
                           train=plan.spec.train, stages=outcome.stages)
     stage = time.perf_counter()
     ctx.test_probabilities  # noqa: B018 - computed once here so its time is its own line
+    evaluate.require_finite_predictions(ctx.test_probabilities, model, plan.model.name, plan.trains)
+    if data.labelled:  # the divergence check, read by training_curves and the Discussion
+        ctx.evaluation["training_check"] = evaluate.training_check(history, len(classes), data.val.y)
     outcome.evaluation = ctx.evaluation if data.labelled else {}
     timings["predict"] = time.perf_counter() - stage
     _save_predictions(experiment_dir, ctx)

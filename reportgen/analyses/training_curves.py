@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from reportgen import figures
+from reportgen.analyses._sentences import training_warnings
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg, NoParams
 from reportgen.analyses.registry import register
 from reportgen.run.evaluate import best_epoch as lowest_val_loss_epoch
+from reportgen.run.evaluate import training_check
 
 
 @register
@@ -33,10 +35,14 @@ class TrainingCurves(Analysis):
             train_label=ctx.label("Training"), val_label=ctx.label("Validation"),
             best_label=ctx.label("Lowest validation loss"), best_epoch=best_epoch,
             stage_starts=stage_starts)
+        # The divergence check the evaluation stores (and the Discussion reads); computed by the
+        # same function from the same history and validation labels when it is absent.
+        check = (ctx.evaluation.get("training_check") if ctx.labelled else None) \
+            or training_check(history, len(ctx.classes), ctx.data.val.y)
         metrics = {"epochs_run": len(history["loss"]), "best_epoch": best_epoch,
                    "final": {k: float(v[-1]) for k, v in history.items() if v and k != "stage"},
-                   "stage_starts": [e for e, _ in stage_starts]}
-        notes = []
+                   "stage_starts": [e for e, _ in stage_starts], "training_check": check}
+        notes = training_warnings({"training_check": check, "classes": ctx.classes})
         if stage_starts:
             last = [e for e in range(len(stage_of)) if stage_of[e] == stage_of[-1]]
             values = {"stages": len(set(stage_of)), "starts": ", ".join(str(e) for e, _ in stage_starts)}

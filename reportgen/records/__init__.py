@@ -68,7 +68,7 @@ def experiment_record(outcome: ExperimentOutcome, out_dir: Path) -> dict[str, An
     ev = outcome.evaluation
     record.update({key: ev.get(key) for key in ("accuracy", "per_class", "macro_avg", "weighted_avg",
                                                 "confusion_matrix", "most_confused", "best_worst",
-                                                "degenerate")})
+                                                "degenerate", "training_check")})
     record.update({
         "data": outcome.data_summary,
         "model_info": outcome.model_summary,

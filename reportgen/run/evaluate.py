@@ -1,13 +1,15 @@
 """Test-set evaluation shared by the metric analyses, the commentary and metrics.json
 (scikit-learn does the maths).
 
-The rankings the report names in words (best / worst class, most-confused pairs) and the
-degenerate-model check are computed here once, stored in the evaluation dict, and read from
-there by the analyses and the Discussion, so every part of the report names the same classes.
+The rankings the report names in words (best / worst class, most-confused pairs), the
+degenerate-model check and the training (divergence) check are computed here once, stored in the
+evaluation dict, and read from there by the analyses and the Discussion, so every part of the
+report names the same classes and says the same thing.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,12 @@ CONCENTRATION = 0.9
 """A model is flagged when at least this share of its test predictions fall in one class while
 that class is less than this share of the test labels."""
 MOST_CONFUSED = 3
+EXPLODING_FACTOR = 10.0
+"""A run is flagged as exploding when an epoch's training loss exceeds this many times
+ln(number of classes), the cross-entropy of a uniform guess."""
+STUCK_SHARE = 0.5
+"""A run whose training loss never fell below its first epoch's is flagged as stuck only while
+its last training loss is still at least this share of ln(number of classes)."""
 
 
 def evaluate(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, Any]:
@@ -118,3 +126,84 @@ def degenerate(counts: Any, classes: list[str]) -> dict[str, Any]:
         result["reasons"].append("majority_rate")
     result["flagged"] = bool(result["reasons"])
     return result
+
+
+def training_check(history: dict[str, list[float]] | None, num_classes: int,
+                   val_labels: Any = ()) -> dict[str, Any]:
+    """Whether training diverged or learned nothing, from the Keras history and the class counts.
+
+    ``guess_loss`` is ln(``num_classes``), the loss of a uniform guess. Flagged (``flagged:
+    True``) for any of the reasons in ``reasons``, in this order:
+
+    ``"exploding"`` — some epoch's training loss is above :data:`EXPLODING_FACTOR` (10) ×
+    ``guess_loss`` (``max_loss`` at ``max_loss_epoch``, 1-based);
+    ``"at_chance"`` — the last epoch's validation accuracy is at or below chance: the validation
+    images it got right (``round(val_accuracy × validation images)``, exact in counts as in
+    :func:`degenerate`) are no more than those of always answering the most frequent validation
+    class (the majority rate, never below 1/``num_classes``); needs a validation split holding at
+    least two classes;
+    ``"stuck"`` — at least two epochs, the training loss never went below its first epoch's
+    (``min(loss[1:]) >= loss[0]``), and the last training loss is still at least
+    :data:`STUCK_SHARE` (0.5) × ``guess_loss`` (a model that starts good is not stuck).
+
+    Non-finite losses never reach here from a build (training stops at the first one, see
+    :mod:`reportgen.run.train`); any that do are left out of the comparisons. A model evaluated
+    as loaded (no history) gets ``applicable: False``.
+    """
+    loss = [float(v) for v in (history or {}).get("loss") or []]
+    result: dict[str, Any] = {"flagged": False, "reasons": [], "applicable": bool(loss)}
+    if not loss or num_classes < 2:
+        result["applicable"] = False
+        return result
+    guess = math.log(num_classes)
+    finite = [(e, v) for e, v in enumerate(loss) if math.isfinite(v)]
+    result.update({"epochs": len(loss), "num_classes": int(num_classes), "guess_loss": guess,
+                   "exploding_factor": EXPLODING_FACTOR, "first_loss": loss[0],
+                   "last_loss": loss[-1]})
+    if finite:
+        epoch, worst = max(finite, key=lambda item: item[1])
+        result.update({"max_loss": worst, "max_loss_epoch": epoch + 1})
+        if worst > EXPLODING_FACTOR * guess:
+            result["reasons"].append("exploding")
+
+    counts = np.bincount(np.asarray(val_labels, dtype=np.int64).ravel(), minlength=num_classes) \
+        if len(val_labels) else np.zeros(num_classes, dtype=np.int64)
+    val_accuracy = [float(v) for v in (history or {}).get("val_accuracy") or []]
+    total = int(counts.sum())
+    if val_accuracy and total and math.isfinite(val_accuracy[-1]):
+        majority = int(np.argmax(counts))
+        correct = round(val_accuracy[-1] * total)
+        result.update({"val_accuracy": val_accuracy[-1], "val_images": total,
+                       "val_correct": int(correct), "majority_index": majority,
+                       "majority_rate": float(counts[majority] / total)})
+        if int((counts > 0).sum()) >= 2 and correct <= counts[majority]:
+            result["reasons"].append("at_chance")
+
+    later = [v for v in loss[1:] if math.isfinite(v)]
+    if later and math.isfinite(loss[0]):
+        result["lowest_later_loss"] = min(later)
+        if min(later) >= loss[0] and math.isfinite(loss[-1]) and loss[-1] >= STUCK_SHARE * guess:
+            result["reasons"].append("stuck")
+    result["flagged"] = bool(result["reasons"])
+    return result
+
+
+def require_finite_predictions(probabilities: Any, model: Any, model_name: str,
+                               trained: bool) -> None:
+    """Raise :class:`reportgen.errors.ModelError` when any test prediction is NaN or infinite:
+    such a model has no accuracy to report (argmax of NaN is class 0, which looks like a score)."""
+    from reportgen.errors import ModelError
+
+    probs = np.asarray(probabilities)
+    bad = ~np.isfinite(probs).reshape(len(probs), -1).all(axis=1) if len(probs) else np.zeros(0, bool)
+    if not bad.any():
+        return
+    weights = [getattr(w, "path", None) or getattr(w, "name", "?") for w in getattr(model, "weights", [])
+               if not np.isfinite(np.asarray(w)).all()]
+    cause = (f"{len(weights)} of its weight arrays hold NaN or infinite values (first: {weights[0]})"
+             if weights else "its weights are finite, so a layer overflows on these inputs")
+    when = "after training" if trained else "as loaded, without training"
+    raise ModelError(f"model {model_name!r} predicts NaN or infinite probabilities for {int(bad.sum())} "
+                     f"of {len(probs)} test images ({when}): {cause}. A model whose outputs are not "
+                     "numbers has no accuracy to report, so this experiment stops here; check the "
+                     "model file (re-save it from a run whose loss stayed finite).")

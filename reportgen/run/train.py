@@ -7,15 +7,17 @@ written to a temporary folder and renamed, so an interrupted run never leaves ha
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from reportgen.config.schema import StageSpec, TrainSpec
-from reportgen.errors import DataError
+from reportgen.errors import DataError, ModelError
 from reportgen.run.data import LoadedData
 from reportgen.run.input_pipeline import stream_decode_failure, training_datasets
 
@@ -124,6 +126,72 @@ def _progress_callback(progress: ProgressFn, epochs: int, steps: int, val_steps:
     return EpochProgress()
 
 
+def _finite_loss_guard(epochs: int, steps: int):
+    """Stops training at the first NaN or infinite loss (the running training loss after a
+    batch, or the validation loss after an epoch), like ``keras.callbacks.TerminateOnNaN``, and
+    remembers where: :func:`train` then raises a :class:`ModelError` saying so."""
+    import keras
+
+    class FiniteLossGuard(keras.callbacks.Callback):
+        # Batch ends may run on Keras' callback threads, in any order: the earliest (epoch,
+        # batch) is kept, under a lock. Epoch ends run after the pending batch ends.
+        async_safe = True
+
+        def __init__(self):
+            super().__init__()
+            self.found: dict[str, Any] | None = None
+            self._epoch = 0
+            self._lock = threading.Lock()
+
+        def _stop(self, what: str, value: Any, batch: int | None) -> None:
+            at = (self._epoch + 1, math.inf if batch is None else batch)
+            with self._lock:
+                if self.found is None or at < (self.found["epoch"], self.found["order"]):
+                    self.found = {"what": what, "value": float(value), "epoch": at[0], "order": at[1],
+                                  "epochs": epochs, "batch": batch, "steps": steps}
+            self.model.stop_training = True
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self._stop("training loss", loss, batch + 1)
+
+        def on_epoch_end(self, epoch, logs=None):
+            for key, what in (("loss", "training loss"), ("val_loss", "validation loss")):
+                value = (logs or {}).get(key)
+                if value is not None and not math.isfinite(float(value)):
+                    self._stop(what, value, None)
+                    break
+
+    return FiniteLossGuard()
+
+
+def non_finite_weights(model: Any) -> list[str]:
+    """Names of the model's weight arrays that hold NaN or infinite values."""
+    import numpy as np
+
+    return [getattr(w, "path", None) or w.name for w in model.weights
+            if not np.isfinite(np.asarray(w)).all()]
+
+
+def _diverged(found: dict[str, Any], stage: str, multi: bool, spec: TrainSpec, rate: float,
+              schedule: str) -> ModelError:
+    value = "NaN" if math.isnan(found["value"]) else ("+inf" if found["value"] > 0 else "-inf")
+    where = f"epoch {found['epoch']}" + (f", batch {found['batch']} of {found['steps']}"
+                                         if found["batch"] is not None else " (validation)")
+    return ModelError(
+        f"Training stopped: the {found['what']} became {value} at {where}"
+        + (f" of {stage}" if multi else "")
+        + f" (learning rate {rate:g}{'' if schedule == 'constant' else f', {schedule} schedule'}, "
+        f"optimizer {spec.optimizer}). The weights are no longer numbers, so this experiment has no "
+        "model to evaluate and is reported as failed. Usual causes: a learning rate too high for "
+        "this model (try 10 times lower), inputs without normalization, or a model whose weights "
+        "were already broken.")
+
+
 def load_cached(cache_dir: Path) -> tuple[Any, dict[str, list[float]], dict[str, Any]] | None:
     """(model, history, meta) of a finished training run, or None when there is none."""
     import keras
@@ -156,6 +224,12 @@ def train(model: Any, data: LoadedData, spec: TrainSpec, preprocess, augment: An
     history: dict[str, list[float]] = {}
     records = []
     stages = stage_plan(spec)
+    broken = non_finite_weights(model)
+    if broken:
+        raise ModelError(f"Training not started: {len(broken)} of the model's weight arrays hold NaN "
+                         f"or infinite values before training (first: {broken[0]}). Such a model "
+                         "cannot learn (every loss is NaN), so this experiment is reported as "
+                         "failed; check the model file or the weights it was built from.")
     for index, stage in enumerate(stages):
         name = (stage.name if stage and stage.name else f"stage {index + 1}")
         epochs = stage.epochs if stage else spec.epochs
@@ -168,7 +242,9 @@ def train(model: Any, data: LoadedData, spec: TrainSpec, preprocess, augment: An
         # A new optimizer per stage: its slots belong to the weights that were trainable.
         model.compile(optimizer=_optimizer(spec, _learning_rate(rate, schedule, epochs, steps)),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        callbacks = [_progress_callback(progress, epochs, steps, -(-len(data.val.y) // spec.batch_size))]
+        guard = _finite_loss_guard(epochs, steps)
+        callbacks = [_progress_callback(progress, epochs, steps, -(-len(data.val.y) // spec.batch_size)),
+                     guard]
         if spec.early_stopping:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=spec.early_stopping_patience, restore_best_weights=True))
@@ -181,6 +257,8 @@ def train(model: Any, data: LoadedData, spec: TrainSpec, preprocess, augment: An
             if problem is None:
                 raise
             raise DataError(f"Training stopped in {name}: {problem}") from None
+        if guard.found is not None:
+            raise _diverged(guard.found, name, len(stages) > 1, spec, rate, schedule)
         run = len(fit.history.get("loss", []))
         for key, values in fit.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)

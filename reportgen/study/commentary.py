@@ -13,7 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from reportgen.analyses._sentences import best_worst_sentence, degenerate_warnings, f4
+from reportgen.analyses._sentences import (
+    best_worst_sentence,
+    degenerate_warnings,
+    f4,
+    training_warnings,
+)
 from reportgen.i18n import plural_msg
 from reportgen.report_types import Msg, points
 from reportgen.run.evaluate import best_and_worst_classes, best_epoch, most_confused_pairs
@@ -126,8 +131,9 @@ def for_experiment(entry: dict[str, Any]) -> list[Msg]:
         return []
     if entry.get("accuracy") is None:
         return _explanations(entry)
-    return (degenerate_warnings(entry) + _classes(entry) + _confusions(entry) + _imbalance(entry)
-            + _training(entry) + _explanations(entry))
+    # Warnings first: a diverged or stuck run, then a model that only guesses.
+    return (training_warnings(entry) + degenerate_warnings(entry) + _classes(entry)
+            + _confusions(entry) + _imbalance(entry) + _training(entry) + _explanations(entry))
 
 
 def for_grid(section: dict[str, Any]) -> list[Msg]:
