@@ -22,7 +22,7 @@ from reportgen.artifacts import write_json_atomic
 from reportgen.checks import check_manifest
 from reportgen.config import load_manifest
 from reportgen.config.schema import Manifest
-from reportgen.errors import ConfigError, ModelError, ReportgenError
+from reportgen.errors import ConfigError, DataError, ModelError, ReportgenError
 from reportgen.executors import run_plans
 from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome, failed_outcome
 from reportgen.plan import ExperimentPlan, make_plan
@@ -93,6 +93,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     from reportgen.run import devices, evaluate, models, train
     from reportgen.run.augment import augmentation_layers
     from reportgen.run.classes import experiment_match, matched_classes, remap_data
+    from reportgen.run.data.coverage import class_counts, untrained_problem
 
     outcome = ExperimentOutcome(plan)
     timings = outcome.timings
@@ -132,6 +133,11 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     data = data_mod.load_dataset(plan.dataset, (height, width), channels, plan.seed, base_dir,
                                  splits=("train", "val", "test") if plan.trains else ("test",),
                                  cache_dir=out_dir / "cache")
+    if plan.trains:  # a class never trained on (validate checks this ahead for file-list kinds)
+        problem = untrained_problem(class_counts(data.classes, {s: getattr(data, s).y
+                                                                for s in ("train", "val", "test")}))
+        if problem:
+            raise DataError(f"dataset {plan.dataset.name!r}: {problem}")
     if match is not None:  # labels become model output indices, by class name
         data, left_out = remap_data(data, match)
         outcome.class_match = {**match.to_json(), "left_out": left_out}
@@ -308,10 +314,10 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     if fail_on_drop is not None and compare_to is None:
         raise ConfigError("--fail-on-drop", ["needs --compare-to PREVIOUS/metrics.json (the run to "
                                              "compare with)"])
-    for note in check_manifest(manifest, base_dir):
+    out_dir = resolve_out_dir(manifest, manifest_path, out)
+    for note in check_manifest(manifest, base_dir, out_dir):
         progress.say(note)
     previous = load_previous(compare_to) if compare_to is not None else None
-    out_dir = resolve_out_dir(manifest, manifest_path, out)
     with output_lock(out_dir, wait):
         remove_stale_generations(out_dir)
         generation, stage_dir = new_generation(out_dir)

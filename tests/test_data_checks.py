@@ -290,8 +290,6 @@ def test_out_through_a_symlink_into_the_data_is_refused(tmp_path):
         "dataset; choose an output folder outside every dataset folder"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs pipeline.build to pass --out to check_manifest "
-                   "(check_manifest(manifest, base_dir, out)); remove this mark once it does")
 def test_build_out_inside_an_images_dataset_exits_2_before_any_work(tmp_path):
     """The probe: a second build read its own figure as an input image. Now the first is refused."""
     photos = tmp_path / "photos"
