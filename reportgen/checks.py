@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from reportgen.answers import image_problems
 from reportgen.config.schema import UNLABELLED_KINDS, FileModel, Manifest
 from reportgen.errors import ConfigError, DataError, ModelError
 
@@ -65,6 +66,11 @@ def file_problems(manifest: Manifest, base_dir: Path) -> tuple[list[str], set[st
         if question.answer_file is not None and not (base_dir / question.answer_file).is_file():
             problems.append(f"report.questions[{i}].answer_file: file not found: "
                             f"{base_dir / question.answer_file}")
+            continue
+        field = "answer_file" if question.answer_file is not None else "answer"
+        text = ((base_dir / question.answer_file).read_text(encoding="utf-8")
+                if question.answer_file is not None else question.answer)
+        problems += [f"report.questions[{i}].{field}: {p}" for p in image_problems(text, base_dir)]
     return problems, broken
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup
-
+from reportgen.answers import render_answer
 from reportgen.config.common import LocalizedText
 from reportgen.report_types import from_jsonable
 
@@ -26,13 +25,6 @@ def _comparison_views(sections: list[dict[str, Any]], number: str) -> list[dict[
     return [{"number": f"{number}.{i}", "name": s["key"], "title": from_jsonable(s["title"]),
              "result": from_jsonable({k: s[k] for k in ("notes", "tables", "figures")}),
              "error": None, "anchor": f"compare-{s['key']}"} for i, s in enumerate(sections, start=1)]
-
-
-def _markdown(text: str) -> Markup:
-    """The user's own answer (Markdown → HTML; raw HTML in it is escaped, not rendered)."""
-    from markdown_it import MarkdownIt
-
-    return Markup(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
 
 
 def _question_views(report: ReportSpec, experiments: list[dict[str, Any]],
@@ -58,7 +50,7 @@ def _question_views(report: ReportSpec, experiments: list[dict[str, Any]],
             else:
                 parts.append({"kind": "discussion", "experiment": exp})
         views.append({"number": q.number, "points": q.points, "prompt": q.prompt,
-                      "answer": _markdown(text) if text.strip() else None,
+                      "answer": render_answer(text, base_dir) if text.strip() else None,
                       "collaborators": q.collaborators, "parts": parts,
                       "anchor": f"question-{q.number}"})
     return views
