@@ -8,11 +8,14 @@ a failed outcome, and the children of a failed experiment fail without running.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportgen.outcomes import ExperimentOutcome, failed_outcome
@@ -64,8 +67,69 @@ def _ray_experiment(job: Job, plan: ExperimentPlan, position: int, total: int, q
     return job(plan, progress)
 
 
+RAY_SESSION = ".ray-session"
+"""In the output folder while a build's own local Ray runs: its session folder, so the next build
+can stop what a killed one left running (reap_orphaned_ray)."""
+
+
+def _ray_session_dir(ray: Any) -> str | None:
+    try:  # not a public API: without it, only the clean-up after kill -9 is lost
+        return str(ray._private.worker._global_node.get_session_dir_path())
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _uses(pid: int, folder: str) -> bool:
+    """Whether a process names ``folder`` in its command line or has a file open in it."""
+    proc = Path("/proc") / str(pid)
+    try:
+        if folder in (proc / "cmdline").read_bytes().decode(errors="replace"):
+            return True
+        return any(os.readlink(fd).startswith(folder) for fd in (proc / "fd").iterdir())
+    except OSError:
+        return False
+
+
+def ray_session_processes(session: str) -> list[int]:
+    """The running processes of one Ray session: those that name its folder or keep a log file
+    open in it (Ray's agents outlive a killed driver, re-parented, with only their logs left
+    pointing at their session), and their descendants."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if stat[0] != "Z":  # a zombie only waits to be reaped
+                parents[int(entry.name)] = int(stat[1])
+    found = {pid for pid in parents if pid != os.getpid() and _uses(pid, session)}
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return sorted(found)
+
+
+def reap_orphaned_ray(out_dir: Path) -> list[int]:
+    """Stop what the local Ray of a killed build left running (its agents; see
+    ray_session_processes). Called by the next build while it holds the output folder's lock,
+    so the killed build's driver is gone."""
+    marker = out_dir / RAY_SESSION
+    if not marker.exists():
+        return []
+    session = marker.read_text().strip()
+    doomed = ray_session_processes(session) if session else []
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    marker.unlink(missing_ok=True)
+    return doomed
+
+
 def run_ray(plans: list[ExperimentPlan], job: Job, progress: Progress,
-            address: str | None = None) -> list[ExperimentOutcome]:
+            address: str | None = None, state_dir: Path | None = None) -> list[ExperimentOutcome]:
     """Each experiment a Ray task (1 CPU, and 1 GPU when the cluster has any), children after
     their parents; on a Ray cluster (``address``), every node needs reportgen installed and the
     output folder at the same path (the workers write figures and caches there)."""
@@ -88,6 +152,9 @@ def run_ray(plans: list[ExperimentPlan], job: Job, progress: Progress,
     elif started:  # "local": a new Ray of our own, even when a `ray start` cluster runs here
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
                  log_to_driver=True, ignore_reinit_error=True, logging_level=level)
+        session = _ray_session_dir(ray)
+        if state_dir is not None and session:
+            (state_dir / RAY_SESSION).write_text(session)
     try:
         resources = ray.cluster_resources()
         progress.say(f"Ray: {len(plans)} experiments on {resources.get('CPU', 0):g} CPUs, "
@@ -118,13 +185,16 @@ def run_ray(plans: list[ExperimentPlan], job: Job, progress: Progress,
     finally:
         if started:
             ray.shutdown()
+            if state_dir is not None:
+                (state_dir / RAY_SESSION).unlink(missing_ok=True)
 
 
 def run_plans(plans: list[ExperimentPlan], job: Job, progress: Progress, executor: str = "local",
-              address: str | None = None) -> list[ExperimentOutcome]:
-    """Outcomes in plan order (plans come topologically sorted: parents first)."""
+              address: str | None = None, state_dir: Path | None = None) -> list[ExperimentOutcome]:
+    """Outcomes in plan order (plans come topologically sorted: parents first); ``state_dir``
+    (the output folder) records a local Ray's session for reap_orphaned_ray."""
     if executor == "local":
         return run_local(plans, job, progress)
     if executor == "ray":
-        return run_ray(plans, job, progress, address)
+        return run_ray(plans, job, progress, address, state_dir)
     raise ValueError(f"unknown executor {executor!r}; expected one of {EXECUTORS}")

@@ -23,7 +23,7 @@ from reportgen.checks import check_manifest
 from reportgen.config import load_manifest
 from reportgen.config.schema import Manifest
 from reportgen.errors import ConfigError, DataError, ModelError, ReportgenError
-from reportgen.executors import run_plans
+from reportgen.executors import reap_orphaned_ray, run_plans
 from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome, failed_outcome
 from reportgen.plan import ExperimentPlan, make_plan
 from reportgen.progress import Progress
@@ -319,6 +319,8 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
         progress.say(note)
     previous = load_previous(compare_to) if compare_to is not None else None
     with output_lock(out_dir, wait):
+        for pid in reap_orphaned_ray(out_dir):
+            progress.say(f"stopped process {pid} of a local Ray a killed build left running")
         remove_stale_generations(out_dir)
         generation, stage_dir = new_generation(out_dir)
         try:
@@ -345,7 +347,7 @@ def _build_generation(manifest: Manifest, manifest_path: Path, base_dir: Path, o
     """Everything of one build written into its generation folder ``stage_dir``, unpublished."""
     plans = make_plan(manifest, base_dir, only)
     job = ExperimentJob(base_dir, out_dir, manifest.report.languages, force, stage_dir)
-    outcomes = run_plans(plans, job, progress, executor=executor, address=address)
+    outcomes = run_plans(plans, job, progress, executor=executor, address=address, state_dir=out_dir)
 
     env = environment()
     records = [experiment_record(o, stage_dir) for o in outcomes]

@@ -160,3 +160,37 @@ def test_an_html_only_build_removes_the_old_pdf(previous, tmp_path):
     assert not (out / "report.pdf").exists() and not (out / "report.pdf").is_symlink()
     metrics = json.loads((out / "metrics.json").read_text())
     assert f"reportgen-generation {metrics['generation']}" in (out / "report.html").read_text()
+
+
+def test_a_killed_ray_build_leaves_no_ray_behind(previous, tmp_path):
+    """kill -9 of a `--executor ray` build leaves Ray's own processes running; the next build
+    into the folder stops every one of them (reportgen.executors.reap_orphaned_ray)."""
+    from reportgen.executors import RAY_SESSION, ray_session_processes
+
+    out = tmp_path / "out"
+    build = subprocess.Popen([sys.executable, "-m", "reportgen", "build", str(previous["manifest"]),
+                              "-o", str(out), "--executor", "ray", "--force"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in build.stderr:
+        if "Ray:" in line:
+            break
+    build.kill()
+    build.communicate(timeout=60)
+    session = (out / RAY_SESSION).read_text().strip()
+    left = ray_session_processes(session)
+    assert left, "the killed build's Ray should still be running before the next build"
+    again = run_reportgen("build", previous["manifest"], "-o", out)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "a local Ray a killed build left running" in again.stderr
+    assert not [pid for pid in left if _running(pid)]
+    assert not (out / RAY_SESSION).exists()
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (a killed orphan may wait for a reaper as one)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
