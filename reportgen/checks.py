@@ -10,26 +10,21 @@ could have seen. All problems of all stages are reported together.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from reportgen.answers import image_problems
+from reportgen.config.load import parse_manifest
 from reportgen.config.schema import UNLABELLED_KINDS, FileModel, Manifest
-from reportgen.errors import ConfigError, DataError, ModelError
+from reportgen.errors import ConfigError, DataError, ModelError, TrustCodeRequired
 
 
 def experiment_fields(manifest: Manifest) -> list[str]:
     """The manifest path of each (grid-expanded) experiment: ``experiments[2]`` or
     ``experiments[2] (grid variant 'abl-lr_0.1')``, as load_manifest names them."""
-    labels, source, previous = [], -1, object()
-    for exp in manifest.experiments:
-        group = exp.grid_of
-        if group is None or group != previous:
-            source += 1
-        previous = group
-        labels.append(f"experiments[{source}]" if group is None
-                      else f"experiments[{source}] (grid variant {exp.name!r})")
-    return labels
+    return [manifest.label("experiments", i) for i in range(len(manifest.experiments))]
 
 
 def analysis_problems(manifest: Manifest) -> list[str]:
@@ -55,11 +50,11 @@ def file_problems(manifest: Manifest, base_dir: Path) -> tuple[list[str], set[st
     problems: list[str] = []
     broken: set[str] = set()
     for i, ds in enumerate(manifest.datasets):
-        found = [f"datasets[{i}].{p}" for p in check_dataset(ds, base_dir)]
+        found = [f"{manifest.label('datasets', i)}.{p}" for p in check_dataset(ds, base_dir)]
         problems += found
         broken |= {ds.name} if found else set()
     for i, model in enumerate(manifest.models):
-        found = [f"models[{i}].{p}" for p in check_model(model, base_dir)]
+        found = [f"{manifest.label('models', i)}.{p}" for p in check_model(model, base_dir)]
         problems += found
         broken |= {model.name} if found else set()
     for i, question in enumerate(manifest.report.questions):
@@ -86,8 +81,8 @@ def split_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozense
         if exp.train is None or dataset.name in skip or dataset.kind in UNLABELLED_KINDS:
             continue
         if "train" not in dataset_splits(dataset, base_dir):
-            index = _table_index(manifest, "datasets", dataset.name)
-            problems.append(f"{where[i]}.train: dataset {dataset.name!r} (datasets[{index}]) has only a "
+            problems.append(f"{where[i]}.train: dataset {dataset.name!r} "
+                            f"({_table_label(manifest, 'datasets', dataset.name)}) has only a "
                             "test split (evaluate-only data), so it cannot be trained on; remove train "
                             "to evaluate the model as loaded, or give the dataset a training split")
     return problems
@@ -95,6 +90,11 @@ def split_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozense
 
 def _table_index(manifest: Manifest, table: str, name: str) -> int:
     return next(i for i, entry in enumerate(getattr(manifest, table)) if entry.name == name)
+
+
+def _table_label(manifest: Manifest, table: str, name: str) -> str:
+    """``datasets[2]``: the manifest's name of the entry called ``name``."""
+    return manifest.label(table, _table_index(manifest, table, name))
 
 
 class _Models:
@@ -113,13 +113,14 @@ class _Models:
 
 
 def class_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozenset(),
-                   models: _Models | None = None) -> tuple[list[str], list[str]]:
+                   models: _Models | None = None, complete: bool = True) -> tuple[list[str], list[str]]:
     """(problems, notes) of class matching, file-model output counts and chain re-heading.
 
     Problems: a dataset whose classes match none of its model's named outputs (both lists
     named), ``class_aliases`` naming unknown classes, a model file whose output count differs
     from the classes it is scored on, a chain parent that cannot be re-headed. Notes: the
-    matches that reorder, alias or drop classes (shown in the report too).
+    matches that reorder, alias or drop classes (shown in the report too). ``complete=False``:
+    ``manifest`` lacks experiments that did not validate, so unused aliases are not reported.
     """
     from reportgen.run.classes import ClassMismatch, experiment_match, matched_classes
 
@@ -150,8 +151,8 @@ def class_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozense
         except ClassMismatch as exc:
             alias_users[dataset.name] = True
             if "class_aliases" in str(exc):
-                index = _table_index(manifest, "datasets", dataset.name)
-                problems.append(f"datasets[{index}].class_aliases (used by {here} with model "
+                problems.append(f"{_table_label(manifest, 'datasets', dataset.name)}.class_aliases "
+                                f"(used by {here} with model "
                                 f"{model.name!r}): {exc}")
             else:
                 problems.append(f"{here}: dataset {dataset.name!r} and model {model.name!r}: {exc}"
@@ -160,8 +161,8 @@ def class_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozense
             problems.append(f"{here}: {exc}")
     for name, used in alias_users.items():
         ds = manifest.dataset(name)
-        if getattr(ds, "class_aliases", None) and not used:
-            problems.append(f"datasets[{_table_index(manifest, 'datasets', name)}].class_aliases: no "
+        if getattr(ds, "class_aliases", None) and not used and complete:
+            problems.append(f"{_table_label(manifest, 'datasets', name)}.class_aliases: no "
                             f"experiment scores {name!r} with a model that names its outputs (a "
                             "model file or python builder with classes, an ImageNet classifier, or an "
                             "init_from chain), so the aliases match "
@@ -171,7 +172,7 @@ def class_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozense
 
 def _alias_hint(manifest: Manifest, dataset: str) -> str:
     return (f" (when these are the same classes under other names, map them with "
-            f"datasets[{_table_index(manifest, 'datasets', dataset)}].class_aliases = "
+            f"{_table_label(manifest, 'datasets', dataset)}.class_aliases = "
             "{ dataset_name = \"model_name\" })")
 
 
@@ -186,12 +187,13 @@ def _check_output_count(manifest: Manifest, model: FileModel, classes: list[str]
     """A model file outputs one probability per class it is scored on."""
     try:
         models.build(model, len(classes))
+    except TrustCodeRequired as exc:
+        raise exc.at(f"{_table_label(manifest, 'models', model.name)}.trust_code") from None
     except ModelError as exc:
         if not named:
             raise
-        index = _table_index(manifest, "models", model.name)
-        raise ModelError(f"models[{index}].classes lists {len(classes)} names but the model file "
-                         f"does not output {len(classes)} classes ({exc})") from None
+        raise ModelError(f"{_table_label(manifest, 'models', model.name)}.classes lists {len(classes)} "
+                         f"names but the model file does not output {len(classes)} classes ({exc})") from None
 
 
 def _chain_problems(manifest: Manifest, exp: Any, here: str, models: _Models) -> list[str]:
@@ -235,18 +237,71 @@ def match_note(match: Any) -> str:
     return text
 
 
-def check_manifest(manifest: Manifest, base_dir: Path, out: Path | None = None) -> list[str]:
+def output_problems(out: Path) -> list[str]:
+    """Why ``out`` cannot be the output folder (empty when it can): it is a file, a file stands
+    where one of its parents would be created, or nothing can be written there (tried, not
+    guessed: a temporary file or folder is created and removed)."""
+    out = existing = Path(out).expanduser().absolute()
+    try:
+        if out.exists() and not out.is_dir():
+            return [f"{out} is a file, not a folder; name a folder (it is created if missing)"]
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            return [f"{out} cannot be created: {existing} is a file, not a folder"]
+        if existing == out:
+            with tempfile.TemporaryFile(dir=out):
+                pass
+        else:
+            os.rmdir(tempfile.mkdtemp(dir=existing))
+    except OSError as exc:
+        return [f"{out}: nothing can be written in {existing} ({exc.strerror or exc})"]
+    return []
+
+
+def check_manifest(manifest: Manifest, base_dir: Path, out: Path | None = None, *,
+                   analysed: Manifest | None = None) -> list[str]:
     """Run every check; raise ConfigError listing all problems at once, else return notes.
-    ``out``: ``build --out`` (None: the manifest's output_dir), checked against the data."""
+
+    ``out``: ``build --out`` (None: the manifest's output_dir), checked against the data.
+
+    ``analysed``: ``manifest`` is only the checkable part of a manifest with schema or
+    reference problems (:class:`reportgen.config.load.ParsedManifest`); the analysis options are
+    checked on ``analysed`` (every experiment whose analyses validated), and checks that need
+    the whole manifest are left out. New checks run on ``manifest`` and name entries with
+    ``manifest.label(table, i)`` (positions in a partial manifest are not the file's).
+    """
     from reportgen.data_checks import data_checks
 
-    problems = analysis_problems(manifest)
+    problems = analysis_problems(analysed or manifest)
     found, broken = file_problems(manifest, base_dir)
     problems += found + split_problems(manifest, base_dir, skip=broken)
-    class_found, notes = class_problems(manifest, base_dir, skip=broken)
+    class_found, notes = class_problems(manifest, base_dir, skip=broken, complete=analysed is None)
     problems += class_found
     data_found, data_notes = data_checks(manifest, base_dir, experiment_fields(manifest), out, broken)
     problems, notes = problems + data_found, notes + data_notes
     if problems:
         raise ConfigError("manifest files", problems)
     return notes
+
+
+def load_checked(path: Path, out: Path | None = None) -> tuple[Manifest, list[str]]:
+    """Load a manifest and run every check on it: ``validate``, and ``build`` before any work.
+
+    Every stage reports together, in one ConfigError: schema, cross references, then the files,
+    models, classes and analysis options of the entries those left usable (a dataset that did
+    not validate is not looked for on the disk; the datasets that did are). Returns the
+    manifest and the notes of the class matches. ``out``: ``build --out`` (see check_manifest).
+    """
+    parsed = parse_manifest(path)
+    analysed = parsed.analysed if parsed.problems else None
+    try:
+        notes = check_manifest(parsed.checkable, Path(path).resolve().parent, out, analysed=analysed)
+    except ConfigError as exc:
+        problems, notes = exc.problems, []
+    else:
+        problems = []
+    problems = parsed.problems + problems
+    if problems or parsed.manifest is None:
+        raise ConfigError(str(path), problems)
+    return parsed.manifest, notes

@@ -97,10 +97,13 @@ def build(
     The output paths are printed at the end.
     """
     _quiet_tensorflow()
+    from reportgen.checks import output_problems
     from reportgen.pipeline import BuildInterrupted
     from reportgen.pipeline import build as run_build
     from reportgen.progress import Progress
 
+    if out is not None and (problems := output_problems(out)):
+        _fail(ConfigError("--out", problems))
     _interrupt_on_sigterm()
     try:
         # The build's reporter for the long loops below it too (reportgen.progress.track); the
@@ -181,12 +184,10 @@ def init(
 def validate(manifest: Path = typer.Argument(..., help="The experiments manifest (TOML).")) -> None:
     """Check the manifest, its files and class lists without training anything."""
     _quiet_tensorflow()
-    from reportgen.checks import check_manifest
-    from reportgen.config import load_manifest
+    from reportgen.checks import load_checked
 
     try:
-        parsed = load_manifest(manifest)
-        notes = check_manifest(parsed, manifest.resolve().parent)
+        parsed, notes = load_checked(manifest)
     except ReportgenError as exc:
         _fail(exc)
     for note in notes:

@@ -19,8 +19,7 @@ from reportgen import __version__
 from reportgen.analyses import registry
 from reportgen.analyses.base import AnalysisContext
 from reportgen.artifacts import write_json_atomic
-from reportgen.checks import check_manifest
-from reportgen.config import load_manifest
+from reportgen.checks import load_checked, output_problems
 from reportgen.config.schema import Manifest
 from reportgen.errors import ConfigError, DataError, ModelError, ReportgenError
 from reportgen.executors import reap_orphaned_ray, run_plans
@@ -103,7 +102,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     classes = matched_classes(match, plan.dataset, plan.model, base_dir)
     outcome.classes = classes
     cache_dir = out_dir / "cache" / f"{plan.name}-{plan.cache_key}" if plan.trains else None
-    cached = None if (force or cache_dir is None) else train.load_cached(cache_dir)
+    cached = None if (force or cache_dir is None) else train.load_cached(cache_dir, _trusts_code(plan))
 
     stage = time.perf_counter()
     if cached is not None:
@@ -206,7 +205,7 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
 
     parent = plan.parents[0]
     if plan.parent_key is not None:
-        cached = train.load_cached(out_dir / "cache" / f"{parent}-{plan.parent_key}")
+        cached = train.load_cached(out_dir / "cache" / f"{parent}-{plan.parent_key}", _trusts_code(plan))
         if cached is None:
             raise ModelError(f"init_from: no trained model of {parent!r} in the cache; it must "
                              "finish first (build without --only, or with --only including it)")
@@ -229,6 +228,11 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
                                                 "output weights" if replaced else ""))
     return model, {"parent": parent, "parent_classes": parent_classes, "shared_classes": shared,
                    "kept_classes": kept, "head_replaced": replaced}
+
+
+def _trusts_code(plan: ExperimentPlan) -> bool:
+    """The model's file was allowed to run its own code (``trust_code``): so is its cached copy."""
+    return bool(getattr(plan.model, "trust_code", False))
 
 
 def _save_predictions(experiment_dir: Path, ctx: AnalysisContext) -> None:
@@ -305,7 +309,7 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     progress = progress or Progress()
     build_start = time.perf_counter()
     manifest_path = Path(manifest_path).resolve()
-    manifest = load_manifest(manifest_path)
+    manifest, notes = load_checked(manifest_path, Path(out).resolve() if out is not None else None)
     base_dir = manifest_path.parent
     names = [e.name for e in manifest.experiments]
     unknown = [n for n in (only or []) if n not in names]
@@ -315,7 +319,9 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
         raise ConfigError("--fail-on-drop", ["needs --compare-to PREVIOUS/metrics.json (the run to "
                                              "compare with)"])
     out_dir = resolve_out_dir(manifest, manifest_path, out)
-    for note in check_manifest(manifest, base_dir, out_dir):
+    if problems := output_problems(out_dir):
+        raise ConfigError("--out" if out is not None else "report.output_dir", problems)
+    for note in notes:
         progress.say(note)
     previous = load_previous(compare_to) if compare_to is not None else None
     with output_lock(out_dir, wait):

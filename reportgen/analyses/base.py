@@ -28,9 +28,10 @@ __all__ = ["PREDICT_BATCHES", "Analysis", "AnalysisContext", "AnalysisResult", "
 
 class Params(BaseModel):
     """Base of every analysis' parameters (the manifest's ``{ method = …, key = value }`` keys):
-    an unknown key is an error, and the values are immutable."""
+    an unknown key is an error, values are not coerced (``k = "3"`` is refused), and they are
+    immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class NoParams(Params):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from reportgen.config.common import NAME_PATTERN, SplitSpec, Strict
+from reportgen.config.common import LocalPath, SplitSpec, Strict, name_field
 
 FER2013_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 FERPLUS_CLASSES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt"]
@@ -23,7 +22,7 @@ ResizeMethod = Literal["bilinear", "bicubic", "area", "nearest", "lanczos"]
 
 
 class DatasetBase(Strict):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = name_field()
     """Name that experiments use to refer to this dataset."""
     classes: list[str] | None = None
     """Class names in label order. Defaults depend on the kind (folder names, FER2013's 7, …)."""
@@ -78,7 +77,7 @@ class LabelsSpec(Strict):
     """A regular expression searched in the file name; its first group is the label."""
     map: dict[str, str] | None = None
     """Label text → class name (e.g. ``{ AN = "angry" }``); the class order is the order of its values."""
-    file: Path | None = None
+    file: LocalPath | None = None
     """A text file with lines ``name label`` (name relative to the folder, label a class name)."""
 
     @model_validator(mode="after")
@@ -119,7 +118,7 @@ class Fer2013CsvDataset(DatasetBase):
     """The FER2013 CSV layout: ``emotion,pixels,Usage`` with 48×48 gray pixels."""
 
     kind: Literal["fer2013_csv"]
-    path: Path
+    path: LocalPath
     """The CSV file (fer2013.csv)."""
     train_usage: str = "Training"
     val_usage: str = "PublicTest"
@@ -150,10 +149,10 @@ class ImageFolderDataset(DatasetBase, StreamedFiles):
     """
 
     kind: Literal["image_folder"]
-    path: Path | None = None
-    train_dir: Path | None = None
-    val_dir: Path | None = None
-    test_dir: Path | None = None
+    path: LocalPath | None = None
+    train_dir: LocalPath | None = None
+    val_dir: LocalPath | None = None
+    test_dir: LocalPath | None = None
     labels: LabelsSpec | None = None
     """Labels from file names or a list file instead of class sub-folders."""
 
@@ -177,7 +176,7 @@ class Fer2013FolderDataset(DatasetBase, StreamedFiles):
     ``path/test/<class>/PublicTest_*.jpg`` / ``PrivateTest_*.jpg`` (48×48 gray JPEGs)."""
 
     kind: Literal["fer2013_folder"]
-    path: Path
+    path: LocalPath
     """The folder holding ``train/`` and ``test/`` (``test/`` alone: evaluate-only)."""
     train_usage: str = "Training"
     val_usage: str | None = "PublicTest"
@@ -195,9 +194,9 @@ class FerPlusDataset(DatasetBase):
     """FERPlus: ``fer2013new.csv`` vote counts over the FER2013 CSV's pixels (majority label)."""
 
     kind: Literal["ferplus"]
-    path: Path
+    path: LocalPath
     """fer2013new.csv (``Usage,Image name,neutral,…,contempt,unknown,NF``)."""
-    fer2013_path: Path
+    fer2013_path: LocalPath
     """fer2013.csv, whose rows the vote rows follow one for one (the pixels)."""
     train_usage: str = "Training"
     val_usage: str = "PublicTest"
@@ -209,11 +208,11 @@ class RafDbDataset(DatasetBase, StreamedFiles):
     and the images in ``Image/aligned/`` (``train_00001_aligned.jpg``) or ``Image/original/``."""
 
     kind: Literal["rafdb"]
-    path: Path | None = None
+    path: LocalPath | None = None
     """The RAF-DB basic folder (holding EmoLabel/ and Image/)."""
-    labels_file: Path | None = None
+    labels_file: LocalPath | None = None
     """Instead of path: the label list file…"""
-    images_dir: Path | None = None
+    images_dir: LocalPath | None = None
     """…and the folder of its images."""
     aligned: bool = True
     """The 100×100 aligned faces (``_aligned`` file-name suffix) or the original photos."""
@@ -233,7 +232,7 @@ class JaffeDataset(DatasetBase, FileSelection):
     name); split by ``split``."""
 
     kind: Literal["jaffe"]
-    path: Path
+    path: LocalPath
     split: SplitSpec = SplitSpec()
 
 
@@ -242,7 +241,7 @@ class NpzDataset(DatasetBase):
     ``x_val``, ``y_val``; otherwise validation is carved from train)."""
 
     kind: Literal["npz"]
-    path: Path
+    path: LocalPath
     split: SplitSpec = SplitSpec()
 
 
@@ -259,7 +258,7 @@ class ImagesDataset(DatasetBase):
     """
 
     kind: Literal["images"]
-    path: Path | None = None
+    path: LocalPath | None = None
     """Folder of image files (searched recursively)."""
     samples: list[SampleImage] = Field(default_factory=list)
     """scikit-image sample photos, e.g. ``["astronaut"]``."""

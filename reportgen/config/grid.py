@@ -109,5 +109,6 @@ def expand_grids(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             continue
         variants, found = _variants(i, experiment)
         problems += found
-        out += variants
+        # A broken grid: the entry itself is still validated (its other problems show too).
+        out += variants or [{k: v for k, v in experiment.items() if k != "grid"}]
     return {**raw, "experiments": out}, problems

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from reportgen.config.common import NAME_PATTERN, Strict
+from reportgen.config.common import LocalPath, Shape, Strict, name_field
 
 
 class ConvBlock(Strict):
@@ -22,7 +21,7 @@ class ConvBlock(Strict):
 
 
 class ModelBase(Strict):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = name_field()
     """Name that experiments use to refer to this model."""
 
     @property
@@ -35,7 +34,7 @@ class CnnModel(ModelBase):
     """A small CNN built from the manifest: conv blocks, then a dense head."""
 
     kind: Literal["cnn"]
-    input_shape: tuple[int, int, int] = (48, 48, 1)
+    input_shape: Shape = (48, 48, 1)
     """Height, width, channels (1 = gray, 3 = RGB)."""
     conv_blocks: list[ConvBlock] = Field(
         default_factory=lambda: [ConvBlock(filters=32), ConvBlock(filters=64)], min_length=1
@@ -82,10 +81,10 @@ class ApplicationModel(ModelBase):
     kind: Literal["application"]
     architecture: str
     """Any ``keras.applications`` constructor by its Keras name, e.g. ``MobileNet``, ``Xception``."""
-    input_shape: tuple[int, int, int] = (224, 224, 3)
+    input_shape: Shape = (224, 224, 3)
     weights: Literal["imagenet", "none"] = "imagenet"
     """``imagenet`` loads from the Keras cache (``~/.keras/models``) or ``weights_file``."""
-    weights_file: Path | None = None
+    weights_file: LocalPath | None = None
     """Explicit ImageNet weight file (.h5) to load instead of the Keras cache (no-top weights,
     or the full classifier's with ``include_top``)."""
     options: dict[str, Any] = Field(default_factory=dict)
@@ -93,7 +92,7 @@ class ApplicationModel(ModelBase):
     include_top: bool = False
     """Keep the ImageNet 1000-class classifier (evaluate or inspect it as loaded); its output
     names come from ``imagenet_class_index.json``."""
-    class_index_file: Path | None = None
+    class_index_file: LocalPath | None = None
     """ImageNet class index (``imagenet_class_index.json``) for ``include_top``; default: the
     Keras cache."""
     dense: list[int] = Field(default_factory=list)
@@ -152,6 +151,10 @@ class FileModel(ModelBase):
     preprocess: Preprocess = "rescale"
     """How pixels (0–255) become model input: ``rescale`` → x/255, ``symmetric`` → x/127.5 − 1,
     ``none`` → unchanged."""
+    trust_code: bool = False
+    """Load a model file that holds Python code (a ``Lambda`` layer): Keras refuses such files
+    unless told otherwise (``safe_mode=False``), because loading one runs the code in it, as
+    running a Python program would. Set it only for files from a source you trust."""
 
     @property
     def evaluable_as_loaded(self) -> bool:

