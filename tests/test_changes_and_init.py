@@ -106,6 +106,13 @@ def test_init_writes_a_manifest_that_validates(tmp_path):
     assert checked.returncode == 0, checked.stderr
     again = run_reportgen("init", tmp_path / "my faces", "--output", out)
     assert again.returncode == 2 and "--force" in again.stderr
+    # Written into the image folder itself, the manifest sends its report outside the images
+    # (out/ there would be read as a class folder).
+    inside = tmp_path / "my faces" / "experiments.toml"
+    assert run_reportgen("init", tmp_path / "my faces", "--output", inside).returncode == 0
+    assert 'output_dir = "../my faces-report"' in inside.read_text(encoding="utf-8")
+    checked = run_reportgen("validate", inside)
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_init_on_webp_images_unzipped_on_a_mac(tmp_path):
