@@ -80,3 +80,22 @@ def write_manifest(tmp_path: Path):
         return path
 
     return write
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess:
+    """``reportgen ARGS`` in this process (typer's CliRunner): the exit code, stdout and stderr
+    ``run_reportgen`` gives, without a fresh interpreter's ~7 s TensorFlow import.  An exception
+    escaping the command is reported as Python would: its traceback on stderr, exit code 1.
+    Keep ``run_reportgen`` for the tests of a user's real process (one per exit code)."""
+    import traceback
+
+    from typer.testing import CliRunner
+
+    from reportgen.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    stderr, code = result.stderr, result.exit_code
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+        code = 1
+    return subprocess.CompletedProcess(["reportgen", *map(str, args)], code, result.stdout, stderr)

@@ -14,7 +14,7 @@ from reportgen.checks import check_manifest, experiment_fields
 from reportgen.config import load_manifest
 from reportgen.config.schema import DatasetBase
 from reportgen.errors import ConfigError
-from tests.conftest import BASE_MANIFEST, ROOT, run_reportgen
+from tests.conftest import BASE_MANIFEST, ROOT, run_cli, run_reportgen
 
 
 def test_config_reads_only_the_toml_text(write_manifest):
@@ -66,8 +66,9 @@ def test_every_stage_is_reported_at_once_by_validate_and_build_alike(write_manif
     count = [p for p in problems if p.startswith("experiments[1] (fer_on_digits)")]
     assert len(count) == 1 and "7" in count[0] and "10" in count[0]
     assert len(problems) == 3, problems
-    for command in ("validate", "build"):
-        done = run_reportgen(command, path)
+    # build in a real process (a user's exit 2, no traceback, end to end); validate in this one
+    for command, run in (("validate", run_cli), ("build", run_reportgen)):
+        done = run(command, path)
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert [f"  - {p}" for p in problems] == [
             line for line in done.stderr.splitlines() if line.startswith("  - ")], command
@@ -144,8 +145,8 @@ init_from = "as_loaded"
 train = { epochs = 1 }
 analyses = ["accuracy"]
 """, encoding="utf-8")
-    validated = run_reportgen("validate", path)
-    built = run_reportgen("build", path, "-q")
+    validated = run_cli("validate", path)
+    built = run_cli("build", path, "-q")
     if validated.returncode == 0:
         assert built.returncode == 0, built.stderr
         metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
@@ -202,7 +203,7 @@ model = "m"
     assert len(notes) == 1 and "by alias: glad → happy, mad → angry" in notes[0]
     assert "the model does not know (left out): calm" in notes[0]
     bad = manifest('{ mda = "angry", glad = "hapy" }')
-    done = run_reportgen("validate", bad)
+    done = run_cli("validate", bad)
     assert done.returncode == 2 and "datasets[0].class_aliases" in done.stderr
     assert "class_aliases names ['mda']" in done.stderr and "class_aliases maps to ['hapy']" in done.stderr
 
@@ -236,3 +237,17 @@ train = { epochs = 1 }
         check_manifest(manifest, path.parent)
     assert any(p.startswith("experiments[1].train: dataset 'held_out'") and "only a test split" in p
                for p in info.value.problems), info.value.problems
+
+
+def test_run_cli_reports_an_escaping_exception_as_a_traceback(write_manifest, monkeypatch):
+    """The in-process runner the tests use instead of a subprocess shows a crash as Python would,
+    so their ``"Traceback" not in stderr`` checks can fail."""
+    import reportgen.checks
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom in check_manifest")
+
+    monkeypatch.setattr(reportgen.checks, "check_manifest", crash)
+    done = run_cli("validate", write_manifest(BASE_MANIFEST))
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr and "boom in check_manifest" in done.stderr

@@ -100,10 +100,18 @@ FAST_NAMES = [
 ]
 
 
+_ASKED: dict[tuple, tuple[str, str]] = {}
+"""What Keras asked for, by (architecture, shape, include_top, options): a case both weight-name
+tests check constructs its network once (2–10 s each)."""
+
+
 def _names_agree(architecture, shape, include_top, options):
     spec = app(architecture, input_shape=shape, include_top=include_top, options=options)
     ours = models.imagenet_weights_file(architecture, shape, include_top, options)
-    assert requested_weights(spec) == ours
+    key = (architecture, tuple(shape), include_top, tuple(sorted(options.items())))
+    if key not in _ASKED:
+        _ASKED[key] = requested_weights(spec)
+    assert _ASKED[key] == ours
 
 
 @pytest.mark.filterwarnings("ignore:`input_shape` is undefined or non-square")

@@ -18,7 +18,7 @@ from reportgen.config import load_manifest
 from reportgen.errors import ConfigError
 from reportgen.i18n import translate_msg
 from tests import course_formats as formats
-from tests.conftest import ROOT, run_reportgen
+from tests.conftest import ROOT, run_cli
 
 
 def readme_manifests() -> list[str]:
@@ -99,7 +99,7 @@ def _independent_private_test_accuracy(test_dir: Path) -> tuple[float, int]:
 def test_private_test_evaluation_builds_with_classes_matched_by_name(course_data, tmp_path):
     path = _write(course_data, 2)
     out = tmp_path / "out"
-    done = run_reportgen("build", str(path), "--out", str(out), "--quiet")
+    done = run_cli("build", path, "--out", out, "--quiet")
     assert done.returncode == 0, done.stderr
     entry = json.loads((out / "metrics.json").read_text())["experiments"]["fer_model_private_test"]
     accuracy, count = _independent_private_test_accuracy(course_data / "data" / "fer2013" / "test")
@@ -115,7 +115,7 @@ def test_jaffe_face_crops_and_the_transfer_chain_build(course_data, tmp_path):
                           (5, ["step1_ferplus", "step2_rafdb", "step3_jaffe", "step4_ckplus"])):
         path = _write(course_data, number, short=True)
         out = tmp_path / f"out{number}"
-        done = run_reportgen("build", str(path), "--out", str(out), "--quiet")
+        done = run_cli("build", path, "--out", out, "--quiet")
         assert done.returncode == 0, done.stderr
         experiments = json.loads((out / "metrics.json").read_text())["experiments"]
         assert [e for e in experiments if experiments[e]["status"] == "ok"] == names

@@ -13,7 +13,7 @@ from reportgen.config.schema import CnnModel, ConvBlock, DigitsDataset, StageSpe
 from reportgen.errors import ConfigError
 from reportgen.run import models
 from reportgen.run.data import load_dataset
-from tests.conftest import run_reportgen
+from tests.conftest import run_cli
 
 HEAD = """\
 [report]
@@ -253,7 +253,7 @@ train = { epochs = 1 }
 
 
 def _build(path: Path) -> dict:
-    done = run_reportgen("build", path, "-q")
+    done = run_cli("build", path, "-q")
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads((path.parent / "out" / "metrics.json").read_text(encoding="utf-8"))
 
@@ -289,7 +289,7 @@ def test_example_manifests_validate_and_name_what_is_missing(name, variants):
     path = Path(__file__).resolve().parent.parent / "examples" / name
     manifest = load_manifest(path)  # schema, grid, chains: all valid
     assert len(manifest.experiments) == variants
-    done = run_reportgen("validate", path, timeout=300)
+    done = run_cli("validate", path)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "data/fer2013.csv" in done.stderr and "file not found" in done.stderr
     if "chain" in name:
