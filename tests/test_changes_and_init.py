@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from reportgen.errors import ConfigError
-from tests.conftest import run_reportgen
+from tests.conftest import run_cli, run_reportgen
 
 MANIFEST = """\
 [report]
@@ -50,7 +50,7 @@ train = { epochs = 3 }
 def test_compare_to_reports_deltas_and_fails_on_a_drop(tmp_path):
     manifest = tmp_path / "experiments.toml"
     manifest.write_text(MANIFEST, encoding="utf-8")
-    first = run_reportgen("build", manifest, "-q")
+    first = run_cli("build", manifest, "-q")
     assert first.returncode == 0, first.stderr
     now = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))["experiments"]
     # A doctored previous run: a was 5 points better, b 1 point worse than now.
@@ -74,11 +74,11 @@ def test_compare_to_reports_deltas_and_fails_on_a_drop(tmp_path):
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "-5.0" in html and "+1.0" in html
 
-    assert run_reportgen("build", manifest, "-q", "--compare-to", previous_path,
+    assert run_cli("build", manifest, "-q", "--compare-to", previous_path,
                       "--fail-on-drop", "6").returncode == 0
-    missing = run_reportgen("build", manifest, "-q", "--compare-to", tmp_path / "nope.json")
+    missing = run_cli("build", manifest, "-q", "--compare-to", tmp_path / "nope.json")
     assert missing.returncode == 2 and "--compare-to" in missing.stderr and "nope.json" in missing.stderr
-    alone = run_reportgen("build", manifest, "-q", "--fail-on-drop", "2")
+    alone = run_cli("build", manifest, "-q", "--fail-on-drop", "2")
     assert alone.returncode == 2 and "needs --compare-to" in alone.stderr
 
 
@@ -97,21 +97,21 @@ def test_init_writes_a_manifest_that_validates(tmp_path):
     refused = run_reportgen("init", tmp_path / "my faces", "--output", out)
     assert refused.returncode == 2 and "['empty']" in refused.stderr and not out.exists()
     (tmp_path / "my faces" / "empty").rmdir()
-    done = run_reportgen("init", tmp_path / "my faces", "--output", out)
+    done = run_cli("init", tmp_path / "my faces", "--output", out)
     assert done.returncode == 0, done.stderr
     text = out.read_text(encoding="utf-8")
     assert 'classes = ["angry", "happy", "sad"]' in text and 'path = "my faces"' in text
     assert "學號" in text and "student ID" in text
-    checked = run_reportgen("validate", out)
+    checked = run_cli("validate", out)
     assert checked.returncode == 0, checked.stderr
-    again = run_reportgen("init", tmp_path / "my faces", "--output", out)
+    again = run_cli("init", tmp_path / "my faces", "--output", out)
     assert again.returncode == 2 and "--force" in again.stderr
     # Written into the image folder itself, the manifest sends its report outside the images
     # (out/ there would be read as a class folder).
     inside = tmp_path / "my faces" / "experiments.toml"
-    assert run_reportgen("init", tmp_path / "my faces", "--output", inside).returncode == 0
+    assert run_cli("init", tmp_path / "my faces", "--output", inside).returncode == 0
     assert 'output_dir = "../my faces-report"' in inside.read_text(encoding="utf-8")
-    checked = run_reportgen("validate", inside)
+    checked = run_cli("validate", inside)
     assert checked.returncode == 0, checked.stderr
 
 
@@ -131,11 +131,11 @@ def test_init_on_webp_images_unzipped_on_a_mac(tmp_path):
     with Image.open(root / "happy" / "0.webp") as image:
         assert image.format == "WEBP"
     out = tmp_path / "experiments.toml"
-    done = run_reportgen("init", root, "--output", out)
+    done = run_cli("init", root, "--output", out)
     assert done.returncode == 0, done.stderr
     text = out.read_text(encoding="utf-8")
     assert 'classes = ["happy", "sad"]' in text and "__MACOSX" not in text
-    checked = run_reportgen("validate", out)
+    checked = run_cli("validate", out)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
@@ -143,11 +143,11 @@ def test_init_with_train_and_test_folders_and_bad_input(tmp_path):
     _faces(tmp_path / "ck" / "train", ["anger", "contempt"])
     _faces(tmp_path / "ck" / "test", ["anger", "contempt"], count=2)
     out = tmp_path / "m.toml"
-    assert run_reportgen("init", tmp_path / "ck", "-o", out).returncode == 0
+    assert run_cli("init", tmp_path / "ck", "-o", out).returncode == 0
     text = out.read_text(encoding="utf-8")
     assert 'train_dir = "ck/train"' in text and 'test_dir = "ck/test"' in text
-    assert run_reportgen("validate", out).returncode == 0
-    bad = run_reportgen("init", tmp_path / "nothing", "-o", tmp_path / "x.toml")
+    assert run_cli("validate", out).returncode == 0
+    bad = run_cli("init", tmp_path / "nothing", "-o", tmp_path / "x.toml")
     assert bad.returncode == 2 and "not a folder" in bad.stderr
 
 
