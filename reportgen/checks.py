@@ -24,7 +24,7 @@ from reportgen.errors import ConfigError, DataError, ModelError, TrustCodeRequir
 def experiment_fields(manifest: Manifest) -> list[str]:
     """The manifest path of each (grid-expanded) experiment: ``experiments[2]`` or
     ``experiments[2] (grid variant 'abl-lr_0.1')``, as load_manifest names them."""
-    return [manifest.label("experiments", i) for i in range(len(manifest.experiments))]
+    return [manifest.field_of("experiments", i) for i in range(len(manifest.experiments))]
 
 
 def analysis_problems(manifest: Manifest) -> list[str]:
@@ -50,11 +50,11 @@ def file_problems(manifest: Manifest, base_dir: Path) -> tuple[list[str], set[st
     problems: list[str] = []
     broken: set[str] = set()
     for i, ds in enumerate(manifest.datasets):
-        found = [f"{manifest.label('datasets', i)}.{p}" for p in check_dataset(ds, base_dir)]
+        found = [f"{manifest.field_of('datasets', i)}.{p}" for p in check_dataset(ds, base_dir)]
         problems += found
         broken |= {ds.name} if found else set()
     for i, model in enumerate(manifest.models):
-        found = [f"{manifest.label('models', i)}.{p}" for p in check_model(model, base_dir)]
+        found = [f"{manifest.field_of('models', i)}.{p}" for p in check_model(model, base_dir)]
         problems += found
         broken |= {model.name} if found else set()
     for i, question in enumerate(manifest.report.questions):
@@ -94,7 +94,7 @@ def _table_index(manifest: Manifest, table: str, name: str) -> int:
 
 def _table_label(manifest: Manifest, table: str, name: str) -> str:
     """``datasets[2]``: the manifest's name of the entry called ``name``."""
-    return manifest.label(table, _table_index(manifest, table, name))
+    return manifest.field_of(table, _table_index(manifest, table, name))
 
 
 class _Models:
@@ -269,7 +269,7 @@ def check_manifest(manifest: Manifest, base_dir: Path, out: Path | None = None, 
     reference problems (:class:`reportgen.config.load.ParsedManifest`); the analysis options are
     checked on ``analysed`` (every experiment whose analyses validated), and checks that need
     the whole manifest are left out. New checks run on ``manifest`` and name entries with
-    ``manifest.label(table, i)`` (positions in a partial manifest are not the file's).
+    ``manifest.field_of(table, i)`` (positions in a partial manifest are not the file's).
     """
     from reportgen.data_checks import data_checks
 

@@ -120,7 +120,8 @@ def test_split_figures_share_a_number_and_say_continued(tmp_path):
     other = Figure(parts[0].path, Msg("Input"))
     result = AnalysisResult(figures=shown + [other])
     html = environment().get_template("partials/_analysis.html").render(
-        analysis={"number": "2.3", "result": result}, languages=["en"], medium="print")
+        analysis={"number": "2.3", "result": result}, languages=["en"], medium="print",
+        out_dir=str(tmp_path))
     numbers = re.findall(r'class="fignum">.*?</span>\s*([\d.]+)', html, re.S)
     assert numbers == ["2.3.1"] * len(parts) + ["2.3.2"]
     assert html.count("(continued)") == len(parts) - 1

@@ -129,8 +129,9 @@ def test_the_graph_sees_the_package():
     """A guard for the checks below: they read real modules and real imports."""
     graph = _graph()
     assert {"reportgen.pipeline", "reportgen.outcomes", "reportgen.report_types",
-            "reportgen.render.context"} <= graph.keys()
-    assert "reportgen.outcomes" in graph["reportgen.render.context"]
+            "reportgen.records.setup", "reportgen.render.view"} <= graph.keys()
+    assert "reportgen.outcomes" in graph["reportgen.records.setup"]
+    assert "reportgen.report_types" in graph["reportgen.render.view"]
     assert "reportgen.report_types" in graph["reportgen.analyses.base"]
 
 

@@ -92,14 +92,14 @@ def _cross_reference_problems(manifest: Manifest, known: dict[str, list[str] | N
         seen: dict[str, int] = {}
         for i, entry in enumerate(getattr(manifest, table)):
             if entry.name in seen:
-                found.add(f"{manifest.label(table, i)}.name: duplicate name {entry.name!r} "
-                          f"(already used by {manifest.label(table, seen[entry.name])})",
+                found.add(f"{manifest.field_of(table, i)}.name: duplicate name {entry.name!r} "
+                          f"(already used by {manifest.field_of(table, seen[entry.name])})",
                           i if table == "experiments" else None)
             seen.setdefault(entry.name, i)
     dataset_names = [d.name for d in manifest.datasets]
     model_names = [m.name for m in manifest.models]
     for i, exp in enumerate(manifest.experiments):
-        where = manifest.label("experiments", i)
+        where = manifest.field_of("experiments", i)
         if exp.dataset not in dataset_names:
             found.add(None if _is_known(exp.dataset, known["datasets"]) else
                       f"{where}.dataset: unknown dataset {exp.dataset!r}; "
@@ -156,18 +156,18 @@ def _chain_problems(manifest: Manifest, known: dict[str, list[str] | None], foun
     for i, exp in enumerate(manifest.experiments):
         if not exp.init_from:
             continue
-        where = f"{manifest.label('experiments', i)}.init_from"
+        where = f"{manifest.field_of('experiments', i)}.init_from"
         if exp.init_from not in names:
             found.add(None if _is_known(exp.init_from, known["experiments"]) else
                       f"{where}: unknown experiment {exp.init_from!r}; expected one of "
                       f"{known['experiments']}", i)
             continue
         if exp.train is None:
-            found.add(f"{manifest.label('experiments', i)}.train: required with init_from (the "
+            found.add(f"{manifest.field_of('experiments', i)}.train: required with init_from (the "
                       "parent's model is fine-tuned on this experiment's data)", i)
         parent = next(e for e in manifest.experiments if e.name == exp.init_from)
         if parent.model != exp.model:
-            found.add(f"{manifest.label('experiments', i)}.model: a transfer chain keeps its "
+            found.add(f"{manifest.field_of('experiments', i)}.model: a transfer chain keeps its "
                       f"architecture; parent {parent.name!r} uses model {parent.model!r}, this uses "
                       f"{exp.model!r}", i)
         if exp.name in cycle_of:
@@ -183,7 +183,7 @@ def _chain_problems(manifest: Manifest, known: dict[str, list[str] | None], foun
 
 def _inspection_problems(manifest: Manifest, i: int, exp: ExperimentSpec) -> list[str]:
     """An experiment on unlabelled images inspects a trained model: no training, named outputs."""
-    where, model = manifest.label("experiments", i), manifest.model(exp.model)
+    where, model = manifest.field_of("experiments", i), manifest.model(exp.model)
     problems = []
     if exp.train is not None:
         problems.append(f"{where}.train: dataset {exp.dataset!r} has no labels (kind = \"images\"), "
@@ -194,7 +194,7 @@ def _inspection_problems(manifest: Manifest, i: int, exp: ExperimentSpec) -> lis
                         f"its weights); {exp.model!r} is kind = \"{model.kind}\"")
     elif isinstance(model, FileModel) and model.classes is None:
         index = next(j for j, m in enumerate(manifest.models) if m.name == model.name)
-        problems.append(f"{manifest.label('models', index)}.classes: required because experiment "
+        problems.append(f"{manifest.field_of('models', index)}.classes: required because experiment "
                         f"{exp.name!r} runs {model.name!r} on unlabelled images, so its outputs need names")
     return problems
 
@@ -303,7 +303,7 @@ def _subset(manifest: Manifest, skip: set[int],
     if experiments is None:
         keep = [i for i in range(len(manifest.experiments)) if i not in skip]
         experiments = ([manifest.experiments[i] for i in keep],
-                       [manifest.label("experiments", i) for i in keep])
+                       [manifest.field_of("experiments", i) for i in keep])
     subset = manifest.model_copy(update={"experiments": experiments[0]})
     subset._labels = {**manifest._labels, "experiments": experiments[1]}
     return subset

@@ -243,7 +243,7 @@ class Manifest(Strict):
     """How the manifest file names each entry, per table (set by ``load_manifest``); needed
     when a manifest holds only the entries that validated (their positions differ)."""
 
-    def label(self, table: str, index: int) -> str:
+    def field_of(self, table: str, index: int) -> str:
         """Entry ``index`` of ``table`` as the manifest file names it: ``datasets[2]``, or
         ``experiments[2] (grid variant 'abl-lr_0.1')`` for a variant of a gridded experiment."""
         labels = self._labels.get(table)
