@@ -14,7 +14,7 @@ import pytest
 
 from reportgen.analyses import registry
 from reportgen.config import load_manifest
-from reportgen.i18n import translate
+from reportgen.i18n import translate, translate_msg
 from tests.conftest import run_reportgen
 from tests.zh_view import english_words, report_names
 
@@ -193,7 +193,7 @@ def test_every_number_in_the_commentary_is_true(default_build):
     for entry, item in sentences:
         _check_sentence(entry or {}, item["msgid"], item["params"], experiments)
         for language in ("zh-TW", "en"):
-            assert escape(translate(item["msgid"], language, item["params"]), quote=False) in html
+            assert escape(translate_msg(item, language), quote=False) in html
 
 
 def test_the_chinese_view_has_no_english_only_text(default_build):
