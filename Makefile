@@ -34,7 +34,10 @@ report: setup
 
 test: setup
 	$(BIN)/ruff check reportgen tests bench scripts
-	$(BIN)/python -m pytest
+	# Two workers (the machine's two cores), each test file kept in one worker (its module
+	# fixtures build once); much of a test's time is single-threaded (TensorFlow start-up,
+	# WeasyPrint, matplotlib). The 30 slowest tests are listed at the end.
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=30
 
 clean:
 	rm -rf out .pytest_cache
