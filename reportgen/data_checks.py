@@ -78,7 +78,8 @@ def one_class_problems(manifest: Manifest, base_dir: Path, where: list[str],
             continue  # the dataset's own check names the problem
         if len(classes) != 1:
             continue
-        head = f"datasets[{_index(manifest, ds.name)}] ({ds.name}): a single class, {classes[0]!r}"
+        field = manifest.field_of("datasets", _index(manifest, ds.name))
+        head = f"{field} ({ds.name}): a single class, {classes[0]!r}"
         trainers = _users(manifest, ds.name, where, training=True)
         if trainers:
             problems.append(f"{head}, yet {_labels(trainers)} "
@@ -130,7 +131,7 @@ def split_problems(manifest: Manifest, base_dir: Path, where: list[str],
             continue  # one class: one_class_problems says what matters
         counts = class_counts(*found)
         problem = untrained_problem(counts) if trainers else None
-        field = f"datasets[{_index(manifest, ds.name)}] ({ds.name})"
+        field = f"{manifest.field_of('datasets', _index(manifest, ds.name))} ({ds.name})"
         if problem:
             problems.append(f"{field}: {problem} (split with report.seed {manifest.report.seed}; "
                             f"trained on by {_labels(trainers)})")
@@ -151,7 +152,7 @@ def dataset_locations(manifest: Manifest, base_dir: Path) -> list[tuple[str, str
     for i, ds in enumerate(manifest.datasets):
         fields: list[tuple[str, Any]] = [(key, getattr(ds, key, None)) for key in PATH_FIELDS]
         fields.append(("labels.file", getattr(getattr(ds, "labels", None), "file", None)))
-        found += [(f"datasets[{i}].{key}", ds.name, resolve_path(base_dir, value))
+        found += [(f"{manifest.field_of('datasets', i)}.{key}", ds.name, resolve_path(base_dir, value))
                   for key, value in fields if value is not None]
     return found
 
