@@ -195,3 +195,22 @@ def _running(pid: int) -> bool:
         return False
     return state != "Z"
 
+
+
+def test_an_interrupt_after_the_publishing_rename_keeps_the_new_set(previous, tmp_path, monkeypatch):
+    """Ctrl-C between the publishing rename and the clean-up: the new set stays published and
+    complete, its folder is kept, and the interruption says so (BuildInterrupted.published)."""
+    import reportgen.publish
+    from reportgen.pipeline import BuildInterrupted, build
+
+    out = tmp_path / "out"
+    shutil.copytree(previous["root"] / "out", out, symlinks=True)
+
+    def interrupted_clean_up(out_dir: Path) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reportgen.publish, "remove_stale_generations", interrupted_clean_up)
+    with pytest.raises(BuildInterrupted) as caught:
+        build(previous["manifest"], out=out, force=True)
+    assert caught.value.published
+    assert _consistent(out) != previous["generation"]
