@@ -193,13 +193,13 @@ def require_finite_predictions(probabilities: Any, model: Any, model_name: str,
     """Raise :class:`reportgen.errors.ModelError` when any test prediction is NaN or infinite:
     such a model has no accuracy to report (argmax of NaN is class 0, which looks like a score)."""
     from reportgen.errors import ModelError
+    from reportgen.run.models import non_finite_weights
 
     probs = np.asarray(probabilities)
     bad = ~np.isfinite(probs).reshape(len(probs), -1).all(axis=1) if len(probs) else np.zeros(0, bool)
     if not bad.any():
         return
-    weights = [getattr(w, "path", None) or getattr(w, "name", "?") for w in getattr(model, "weights", [])
-               if not np.isfinite(np.asarray(w)).all()]
+    weights = non_finite_weights(model)
     cause = (f"{len(weights)} of its weight arrays hold NaN or infinite values (first: {weights[0]})"
              if weights else "its weights are finite, so a layer overflows on these inputs")
     when = "after training" if trained else "as loaded, without training"

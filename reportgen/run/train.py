@@ -20,6 +20,7 @@ from reportgen.config.schema import StageSpec, TrainSpec
 from reportgen.errors import DataError, ModelError
 from reportgen.run.data import LoadedData
 from reportgen.run.input_pipeline import stream_decode_failure, training_datasets
+from reportgen.run.models import non_finite_weights
 
 ProgressFn = Callable[[str], None]
 
@@ -167,14 +168,6 @@ def _finite_loss_guard(epochs: int, steps: int):
                     break
 
     return FiniteLossGuard()
-
-
-def non_finite_weights(model: Any) -> list[str]:
-    """Names of the model's weight arrays that hold NaN or infinite values."""
-    import numpy as np
-
-    return [getattr(w, "path", None) or w.name for w in model.weights
-            if not np.isfinite(np.asarray(w)).all()]
 
 
 def _diverged(found: dict[str, Any], stage: str, multi: bool, spec: TrainSpec, rate: float,

@@ -206,6 +206,12 @@ def count_params(model: keras.Model) -> dict[str, int]:
     return {"total": size(model.weights), "trainable": size(model.trainable_weights)}
 
 
+def non_finite_weights(model: keras.Model) -> list[str]:
+    """Names of the model's weight arrays that hold NaN or infinite values."""
+    return [getattr(w, "path", None) or getattr(w, "name", "?") for w in model.weights
+            if not np.isfinite(np.asarray(w)).all()]
+
+
 # --------------------------------------------------------------------------------------------
 # Small shared helpers
 # --------------------------------------------------------------------------------------------
