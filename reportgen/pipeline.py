@@ -8,7 +8,6 @@ message, log file) and the others go on. Outputs are only replaced once complete
 from __future__ import annotations
 
 import platform
-import shutil
 import time
 import traceback
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome,
 from reportgen.plan import ExperimentPlan, make_plan
 from reportgen.progress import Progress
 from reportgen.publish import (
-    current_generation,
+    discard_unless_published,
+    is_published,
     new_generation,
     output_lock,
     publish,
@@ -330,19 +330,17 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
         remove_stale_generations(out_dir)
         generation, stage_dir = new_generation(out_dir)
         try:
-            progress.say(f"manifest {manifest_path.name}: {len(names)} experiments → {out_dir}")
-            outcome = _build_generation(manifest, manifest_path, base_dir, out_dir, stage_dir,
-                                        generation, only, force, progress, executor, address,
-                                        previous, compare_to, fail_on_drop, build_start)
-            progress.say(f"publishing generation {generation}")
-            publish(out_dir, stage_dir)
-            return outcome
+            # A build that fails or is interrupted before the publishing rename leaves nothing.
+            with discard_unless_published(out_dir, stage_dir):
+                progress.say(f"manifest {manifest_path.name}: {len(names)} experiments → {out_dir}")
+                outcome = _build_generation(manifest, manifest_path, base_dir, out_dir, stage_dir,
+                                            generation, only, force, progress, executor, address,
+                                            previous, compare_to, fail_on_drop, build_start)
+                progress.say(f"publishing generation {generation}")
+                publish(out_dir, stage_dir)
+                return outcome
         except KeyboardInterrupt:
-            raise BuildInterrupted(current_generation(out_dir) == stage_dir.resolve()) from None
-        finally:
-            # A build that failed or was interrupted before the publishing rename leaves nothing.
-            if current_generation(out_dir) != stage_dir.resolve():
-                shutil.rmtree(stage_dir, ignore_errors=True)
+            raise BuildInterrupted(is_published(out_dir, stage_dir)) from None
 
 
 def _build_generation(manifest: Manifest, manifest_path: Path, base_dir: Path, out_dir: Path,

@@ -78,6 +78,21 @@ def publish(out_dir: Path, generation: Path) -> None:
     remove_stale_generations(out_dir)
 
 
+def is_published(out_dir: Path, generation: Path) -> bool:
+    return current_generation(out_dir) == generation.resolve()
+
+
+@contextlib.contextmanager
+def discard_unless_published(out_dir: Path, generation: Path) -> Iterator[None]:
+    """Around the work that fills ``generation``: if the block ends (error, interrupt) before
+    ``generation`` was published, it is removed; a published one stays, whatever came after."""
+    try:
+        yield
+    finally:
+        if not is_published(out_dir, generation):
+            shutil.rmtree(generation, ignore_errors=True)
+
+
 def remove_stale_generations(out_dir: Path) -> None:
     """Every generation folder but the published one: sets of earlier builds, and the staging
     folders of builds that were killed or failed."""

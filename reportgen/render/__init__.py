@@ -6,7 +6,6 @@ manifest's ``[report]`` header: no TensorFlow, no model, no dataset.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,7 +56,13 @@ def render_folder(out_dir: Path, manifest_path: Path | None = None, wait: bool =
     with the ``[report]`` header of ``manifest_path`` (default: the manifest the build recorded),
     e.g. after editing a question's answer or the report's languages."""
     from reportgen.config import load_manifest
-    from reportgen.publish import copy_generation, current_generation, output_lock, publish
+    from reportgen.publish import (
+        copy_generation,
+        current_generation,
+        discard_unless_published,
+        output_lock,
+        publish,
+    )
 
     out_dir = Path(out_dir).resolve()
     try:
@@ -78,11 +83,8 @@ def render_folder(out_dir: Path, manifest_path: Path | None = None, wait: bool =
             outputs, _ = render_outputs(manifest.report, out_dir, path.resolve().parent)
             return outputs
         _, generation = copy_generation(out_dir, source)
-        try:
+        with discard_unless_published(out_dir, generation):
             outputs, _ = render_outputs(manifest.report, generation, path.resolve().parent,
                                         out_dir / "cache")
             publish(out_dir, generation)
-        finally:
-            if current_generation(out_dir) != generation.resolve():
-                shutil.rmtree(generation, ignore_errors=True)
     return [out_dir / p.name for p in outputs]
