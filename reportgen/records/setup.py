@@ -48,10 +48,11 @@ def _stage_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
                                  "learning_rate": s.learning_rate or train.learning_rate,
                                  "schedule": s.schedule} for s in train.stages]
     rows = []
-    for number, s in enumerate(stages, start=1):
-        label = (Msg("Fine-tuning stage {number}: {name}", {"number": number, "name": s["name"]})
-                 if s.get("name") not in (None, f"stage {number}")  # run.train's default name
-                 else Msg("Fine-tuning stage {number}", {"number": number}))
+    # The run's records follow the manifest's stages one to one; a stage the manifest names
+    # shows that name.
+    for number, (s, spec) in enumerate(zip(stages, train.stages, strict=True), start=1):
+        label = (Msg("Fine-tuning stage {number}: {name}", {"number": number, "name": spec.name})
+                 if spec.name else Msg("Fine-tuning stage {number}", {"number": number}))
         rows.append((label, Msg("trains {trainable}; {run}/{epochs} epochs, learning rate "
                                 "{learning_rate} ({schedule})",
                                 {"trainable": _trainable(s["trainable"]),

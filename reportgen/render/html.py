@@ -19,7 +19,7 @@ from markupsafe import Markup
 from reportgen.config.common import LocalizedText
 from reportgen.errors import RenderError
 from reportgen.fonts import find_cjk_font
-from reportgen.i18n import joined, translate
+from reportgen.i18n import joined, translate, translate_msg
 from reportgen.report_types import Best, Msg
 from reportgen.resources import templates_dir
 
@@ -47,8 +47,7 @@ def localized(context, value: Any) -> list[tuple[str, str, str]] | None:
     """A Msg or LocalizedText in every report language; None for any other value (shown as is)."""
     languages = context["languages"]
     if isinstance(value, Msg):
-        return _pairs([(lang, translate(value.msgid, lang, value.params, value.plural))
-                       for lang in languages])
+        return _pairs([(lang, translate_msg(value, lang)) for lang in languages])
     if isinstance(value, LocalizedText):
         return _pairs([(lang, value.get(lang)) for lang in languages])
     return None
