@@ -10,6 +10,8 @@ could have seen. All problems of all stages are reported together.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +21,9 @@ from reportgen.answers import image_problems
 from reportgen.config.load import parse_manifest
 from reportgen.config.schema import UNLABELLED_KINDS, FileModel, Manifest
 from reportgen.errors import ConfigError, DataError, ModelError, TrustCodeRequired
+
+CHECKS_DIR = "checks"
+"""Under the output folder's cache: model files that loaded (``_Models``)."""
 
 
 def experiment_fields(manifest: Manifest) -> list[str]:
@@ -98,10 +103,46 @@ def _table_label(manifest: Manifest, table: str, name: str) -> str:
 
 
 class _Models:
-    """File models loaded once per check run (several experiments may share one)."""
+    """File models loaded once per check run (several experiments may share one).
 
-    def __init__(self, base_dir: Path) -> None:
-        self.base_dir, self._loaded = base_dir, {}
+    A model file that loaded with a given output count is remembered under ``memo_dir``
+    (``OUT/cache/checks``), keyed by its table, the size and modification time of its files,
+    the TensorFlow / Keras versions and reportgen's code, so the next build need not import
+    TensorFlow to check it again (see :meth:`remember`)."""
+
+    def __init__(self, base_dir: Path, memo_dir: Path | None = None, remember: bool = False) -> None:
+        self.base_dir, self.memo_dir, self.remembers, self._loaded = base_dir, memo_dir, remember, {}
+        self._passed: set[str] = set()
+
+    def _memo_key(self, spec: Any, num_classes: int) -> str:
+        from reportgen.run.data.memo import fingerprint
+        from reportgen.run.models import model_paths
+        from reportgen.versions import code_fingerprint, keras_version, tensorflow_version
+
+        payload = {"model": spec.model_dump(mode="json"), "classes": num_classes,
+                   "files": [fingerprint(p) for p in model_paths(spec, self.base_dir)],
+                   "versions": [tensorflow_version(), keras_version(), code_fingerprint()]}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+    def check_loads(self, spec: Any, num_classes: int) -> None:
+        """Raise as :meth:`build` does unless this file loaded with ``num_classes`` before."""
+        key = self._memo_key(spec, num_classes)
+        if self.memo_dir is not None and (self.memo_dir / key).is_file():
+            return
+        self.build(spec, num_classes)
+        self._passed.add(key)
+
+    def remember(self) -> None:
+        """Note the models that loaded (called once every check passed: a folder is created
+        in the output folder only for a manifest that builds)."""
+        if self.memo_dir is None or not self.remembers or not self._passed:
+            return
+        try:
+            self.memo_dir.mkdir(parents=True, exist_ok=True)
+            for key in self._passed:
+                (self.memo_dir / key).touch()
+        except OSError:
+            pass  # without the note the next build loads the model again
 
     def build(self, spec: Any, num_classes: int) -> Any:
         from reportgen.run.models import build_model
@@ -186,7 +227,7 @@ def _check_output_count(manifest: Manifest, model: FileModel, classes: list[str]
                         named: bool, models: _Models) -> None:
     """A model file outputs one probability per class it is scored on."""
     try:
-        models.build(model, len(classes))
+        models.check_loads(model, len(classes))
     except TrustCodeRequired as exc:
         raise exc.at(f"{_table_label(manifest, 'models', model.name)}.trust_code") from None
     except ModelError as exc:
@@ -260,7 +301,8 @@ def output_problems(out: Path) -> list[str]:
 
 
 def check_manifest(manifest: Manifest, base_dir: Path, out: Path | None = None, *,
-                   analysed: Manifest | None = None) -> list[str]:
+                   analysed: Manifest | None = None, memo_dir: Path | None = None,
+                   remember: bool = False) -> list[str]:
     """Run every check; raise ConfigError listing all problems at once, else return notes.
 
     ``out``: ``build --out`` (None: the manifest's output_dir), checked against the data.
@@ -270,33 +312,46 @@ def check_manifest(manifest: Manifest, base_dir: Path, out: Path | None = None, 
     checked on ``analysed`` (every experiment whose analyses validated), and checks that need
     the whole manifest are left out. New checks run on ``manifest`` and name entries with
     ``manifest.field_of(table, i)`` (positions in a partial manifest are not the file's).
+
+    ``memo_dir``: where model files that loaded are remembered (see ``_Models``); ``remember``:
+    add the ones that loaded now.
     """
     from reportgen.data_checks import data_checks
+
+    models = _Models(base_dir, memo_dir, remember)
 
     problems = analysis_problems(analysed or manifest)
     found, broken = file_problems(manifest, base_dir)
     problems += found + split_problems(manifest, base_dir, skip=broken)
-    class_found, notes = class_problems(manifest, base_dir, skip=broken, complete=analysed is None)
+    class_found, notes = class_problems(manifest, base_dir, skip=broken, models=models,
+                                        complete=analysed is None)
     problems += class_found
     data_found, data_notes = data_checks(manifest, base_dir, experiment_fields(manifest), out, broken)
     problems, notes = problems + data_found, notes + data_notes
     if problems:
         raise ConfigError("manifest files", problems)
+    models.remember()
     return notes
 
 
-def load_checked(path: Path, out: Path | None = None) -> tuple[Manifest, list[str]]:
+def load_checked(path: Path, out: Path | None = None,
+                 remember: bool = False) -> tuple[Manifest, list[str]]:
     """Load a manifest and run every check on it: ``validate``, and ``build`` before any work.
 
     Every stage reports together, in one ConfigError: schema, cross references, then the files,
     models, classes and analysis options of the entries those left usable (a dataset that did
     not validate is not looked for on the disk; the datasets that did are). Returns the
     manifest and the notes of the class matches. ``out``: ``build --out`` (see check_manifest).
+    ``remember``: note the model files that loaded in the output folder's cache (``build``;
+    ``validate`` only reads those notes).
     """
     parsed = parse_manifest(path)
     analysed = parsed.analysed if parsed.problems else None
+    base_dir = Path(path).resolve().parent
+    memo_dir = (out or base_dir / parsed.checkable.report.output_dir) / "cache" / CHECKS_DIR
     try:
-        notes = check_manifest(parsed.checkable, Path(path).resolve().parent, out, analysed=analysed)
+        notes = check_manifest(parsed.checkable, base_dir, out, analysed=analysed,
+                               memo_dir=memo_dir, remember=remember)
     except ConfigError as exc:
         problems, notes = exc.problems, []
     else:

@@ -23,6 +23,8 @@ class AnalysisOutcome:
     result: AnalysisResult | None
     seconds: float
     error: str | None = None
+    reused_from: float | None = None
+    """Reused from the result cache: the seconds it took when it was computed (else None)."""
 
 
 @dataclass
@@ -46,6 +48,8 @@ class ExperimentOutcome:
     """For init_from: parent, parent classes, shared classes, whether the head was replaced."""
     commentary: list[Msg] = field(default_factory=list)
     """Sentences derived from this experiment's metrics (see reportgen.study.commentary)."""
+    reused: bool = False
+    """Everything came from the result cache: nothing was loaded, trained or computed."""
 
 
 def failed_outcome(plan: ExperimentPlan, error: str, seconds: float = 0.0) -> ExperimentOutcome:

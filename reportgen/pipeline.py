@@ -8,6 +8,7 @@ message, log file) and the others go on. Outputs are only replaced once complete
 from __future__ import annotations
 
 import platform
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from reportgen import __version__
-from reportgen.analyses import registry
 from reportgen.analyses.base import AnalysisContext
 from reportgen.artifacts import write_json_atomic
 from reportgen.checks import load_checked, output_problems
@@ -23,7 +23,7 @@ from reportgen.config.schema import Manifest
 from reportgen.errors import ConfigError, DataError, ModelError, ReportgenError
 from reportgen.executors import reap_orphaned_ray, run_plans
 from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome, failed_outcome
-from reportgen.plan import ExperimentPlan, make_plan
+from reportgen.plan import ExperimentPlan, make_plan, trained_model_dir
 from reportgen.progress import Progress
 from reportgen.publish import (
     discard_unless_published,
@@ -43,42 +43,67 @@ from reportgen.records import (
 )
 from reportgen.render import render_outputs
 from reportgen.report_types import jsonable
+from reportgen.result_cache import ResultCache
+from reportgen.reuse import (
+    PlannedAnalysis,
+    evaluation_key_of,
+    planned_analyses,
+    results_cache,
+    reused_outcome,
+    store_evaluation,
+)
 from reportgen.study import study
 from reportgen.study.changes import load_previous
+from reportgen.versions import keras_version, tensorflow_version
 
 STATS_CHUNK = 1024
 """Training images decoded at a time for normalisation statistics of a streamed split."""
 
 
-def environment() -> dict[str, Any]:
-    import keras
-    import tensorflow as tf
+def environment(outcomes: list[ExperimentOutcome]) -> dict[str, Any]:
+    """Versions (from package metadata) and the device results were computed on: this build's
+    when it ran TensorFlow, else the one the reused results name (no TensorFlow import)."""
+    if "tensorflow" in sys.modules:
+        from reportgen.run.devices import device_name
 
-    gpus = tf.config.list_physical_devices("GPU")
-    device = "CPU"
-    if gpus:
-        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
-        device = f"GPU: {names[0]}" + (f" ×{len(gpus)} (MirroredStrategy)" if len(gpus) > 1 else "")
+        device = device_name()
+    else:
+        device = next((o.model_summary["device"] for o in outcomes
+                       if o.model_summary.get("device")), "CPU")
     return {"reportgen": __version__, "python": platform.python_version(),
-            "tensorflow": tf.__version__, "keras": keras.__version__, "device": device,
+            "tensorflow": tensorflow_version(), "keras": keras_version(), "device": device,
             "platform": platform.platform()}
 
 
-def _run_analyses(ctx: AnalysisContext, plan: ExperimentPlan, progress: Progress) -> list[AnalysisOutcome]:
+def _run_analyses(ctx: AnalysisContext, analyses: list[PlannedAnalysis], cache: ResultCache,
+                  force: bool, progress: Progress) -> list[AnalysisOutcome]:
+    """Each analysis from the result cache when its key hits (unless ``force``), else computed and
+    stored for the next build."""
     outcomes = []
-    for spec in plan.spec.analysis_specs():
-        cls = registry.get(spec.method)
+    for planned in analyses:
         start = time.perf_counter()
+        loaded = (cache.load_analysis(planned.key, ctx.figure_dir)
+                  if planned.key is not None and not force else None)
+        if loaded is not None:
+            result, computed = loaded
+            seconds = time.perf_counter() - start
+            progress.say(f"analysis {planned.method} reused (computed in {computed:.1f} s)")
+            outcomes.append(AnalysisOutcome(planned.method, planned.analysis.title, result, seconds,
+                                            reused_from=computed))
+            continue
         try:
-            result = cls().run(ctx, cls.Params.model_validate(spec.params))
+            params = planned.params or planned.analysis.Params.model_validate(planned.raw)
+            result = planned.analysis().run(ctx, params)
             error = None
         except ReportgenError as exc:
             result, error = None, str(exc)
         except Exception as exc:  # noqa: BLE001 - one broken analysis must not sink the experiment
             result, error = None, f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - start
-        progress.say(f"analysis {spec.method} ({seconds:.1f} s)" + (f" FAILED: {error}" if error else ""))
-        outcomes.append(AnalysisOutcome(spec.method, cls.title, result, seconds, error))
+        progress.say(f"analysis {planned.method} ({seconds:.1f} s)" + (f" FAILED: {error}" if error else ""))
+        if result is not None and planned.key is not None:
+            cache.store_analysis(planned.key, result, seconds)
+        outcomes.append(AnalysisOutcome(planned.method, planned.analysis.title, result, seconds, error))
     return outcomes
 
 
@@ -101,7 +126,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     match = experiment_match(plan.spec, plan.dataset, plan.model, base_dir)
     classes = matched_classes(match, plan.dataset, plan.model, base_dir)
     outcome.classes = classes
-    cache_dir = out_dir / "cache" / f"{plan.name}-{plan.cache_key}" if plan.trains else None
+    cache_dir = plan.trained_model_dir(out_dir)
     cached = None if (force or cache_dir is None) else train.load_cached(cache_dir, _trusts_code(plan))
 
     stage = time.perf_counter()
@@ -190,7 +215,11 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
     outcome.evaluation = ctx.evaluation if data.labelled else {}
     timings["predict"] = time.perf_counter() - stage
     _save_predictions(experiment_dir, ctx)
-    outcome.analyses = _run_analyses(ctx, plan, progress)
+    # The trained model is cached by now: its weights' hash is part of every result's key.
+    evaluation = evaluation_key_of(plan, out_dir)
+    outcome.cache["results_key"] = evaluation
+    outcome.analyses = _run_analyses(ctx, planned_analyses(plan, evaluation, languages),
+                                     results_cache(out_dir), force, progress)
     timings["analyses"] = {a.name: a.seconds for a in outcome.analyses}
     timings["total"] = time.perf_counter() - start
     return outcome
@@ -205,7 +234,7 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
 
     parent = plan.parents[0]
     if plan.parent_key is not None:
-        cached = train.load_cached(out_dir / "cache" / f"{parent}-{plan.parent_key}", _trusts_code(plan))
+        cached = train.load_cached(trained_model_dir(out_dir, parent, plan.parent_key), _trusts_code(plan))
         if cached is None:
             raise ModelError(f"init_from: no trained model of {parent!r} in the cache; it must "
                              "finish first (build without --only, or with --only including it)")
@@ -265,16 +294,36 @@ class ExperimentJob:
     stage_dir: Path
     """The build's generation folder (figures, predictions, error logs)."""
 
+    def _reused(self, plan: ExperimentPlan, progress: Progress) -> ExperimentOutcome | None:
+        """The whole experiment from the result cache, or None (then it runs)."""
+        try:
+            outcome = reused_outcome(plan, self.out_dir, self.stage_dir, self.languages)
+        except Exception as exc:  # noqa: BLE001 - a damaged cache entry only costs recomputing
+            progress.say(f"result cache unreadable ({type(exc).__name__}: {exc}); computing again")
+            return None
+        if outcome is not None:
+            accuracy = outcome.evaluation.get("accuracy")
+            progress.say("reused from the result cache: "
+                         + ("training, " if plan.trains else "")
+                         + f"evaluation and {len(outcome.analyses)} analyses"
+                         + (f"; accuracy {accuracy:.4f}" if accuracy is not None else ""))
+        return outcome
+
     def __call__(self, plan: ExperimentPlan, progress: Progress) -> ExperimentOutcome:
-        from reportgen.run.devices import precision
+        from reportgen.run.devices import device_name, precision
 
         start = time.perf_counter()
+        reused = None if self.force else self._reused(plan, progress)
+        if reused is not None:
+            return reused
         mixed = plan.spec.train is not None and plan.spec.train.mixed_precision
         try:
             with precision(mixed) as policy:
                 outcome = run_experiment(plan, self.base_dir, self.out_dir, self.languages, self.force,
                                          progress, self.stage_dir)
             outcome.model_summary["dtype_policy"] = policy
+            outcome.model_summary["device"] = device_name()
+            store_evaluation(outcome, self.out_dir, self.stage_dir)
             accuracy = outcome.evaluation.get("accuracy")
             progress.say(("done: " + (f"accuracy {accuracy:.4f}" if accuracy is not None
                                       else "inspected, no labels"))
@@ -309,7 +358,8 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     progress = progress or Progress()
     build_start = time.perf_counter()
     manifest_path = Path(manifest_path).resolve()
-    manifest, notes = load_checked(manifest_path, Path(out).resolve() if out is not None else None)
+    manifest, notes = load_checked(manifest_path, Path(out).resolve() if out is not None else None,
+                                   remember=True)
     base_dir = manifest_path.parent
     names = [e.name for e in manifest.experiments]
     unknown = [n for n in (only or []) if n not in names]
@@ -353,7 +403,7 @@ def _build_generation(manifest: Manifest, manifest_path: Path, base_dir: Path, o
     job = ExperimentJob(base_dir, out_dir, manifest.report.languages, force, stage_dir)
     outcomes = run_plans(plans, job, progress, executor=executor, address=address, state_dir=out_dir)
 
-    env = environment()
+    env = environment(outcomes)
     records = [experiment_record(o, stage_dir) for o in outcomes]
     result = study(records, stage_dir / "comparison" / "figures", manifest.report.languages,
                    previous, fail_on_drop, str(compare_to))

@@ -9,10 +9,12 @@ from graphlib import CycleError
 from pathlib import Path
 from typing import Any
 
+from reportgen import __version__
 from reportgen.config.chains import lineage, parents_first
 from reportgen.config.schema import ExperimentSpec, FileModel, Manifest
 from reportgen.run.data.memo import data_paths, fingerprint
 from reportgen.run.models import model_paths
+from reportgen.versions import keras_version, tensorflow_version
 
 # Bump when training code changes in a way that makes old cached models wrong.
 CACHE_VERSION = 2
@@ -28,6 +30,9 @@ class ExperimentPlan:
     model: Any
     seed: int
     cache_key: str | None  # None: nothing to train (a file model evaluated as loaded)
+    inputs_key: str = ""
+    """Hash of every input of the experiment (data, model, training, seed, versions): its
+    trained model's cache key when it trains; the evaluation's inputs otherwise."""
     parents: tuple[str, ...] = ()
     """Experiments that must finish first (``init_from``)."""
     parent_key: str | None = None
@@ -43,16 +48,22 @@ class ExperimentPlan:
     def trains(self) -> bool:
         return self.spec.train is not None
 
+    def trained_model_dir(self, out_dir: Path) -> Path | None:
+        """Where the trained model is cached (None: nothing to train)."""
+        return trained_model_dir(out_dir, self.name, self.cache_key) if self.cache_key else None
+
+
+def trained_model_dir(out_dir: Path, name: str, key: str) -> Path:
+    """The cache folder of experiment ``name``'s model trained under cache key ``key``."""
+    return out_dir / "cache" / f"{name}-{key}"
+
 
 def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_dir: Path,
               parent_key: str | None = None) -> str:
     """Hash of everything that determines the trained weights (a chain's parent key included,
-    so retraining a parent retrains its descendants)."""
-    import keras
-    import tensorflow as tf
-
-    from reportgen import __version__
-
+    so retraining a parent retrains its descendants); for an experiment that does not train,
+    of everything its evaluation reads. Versions come from package metadata: no TensorFlow
+    import (see reportgen.versions)."""
     payload = {
         "cache_version": CACHE_VERSION,
         # How images reach training (streamed or in memory) does not change the weights.
@@ -65,7 +76,7 @@ def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_di
         "train": spec.train.model_dump(mode="json") if spec.train else None,
         "init_from": parent_key,
         "seed": seed,
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
+        "versions": {"tensorflow": tensorflow_version(), "keras": keras_version(),
                      "reportgen": __version__.split("+")[0]},
     }
     if isinstance(model, FileModel) and not spec.init_from:
@@ -107,10 +118,10 @@ def make_plan(manifest: Manifest, base_dir: Path, only: list[str] | None = None)
         dataset, model = manifest.dataset(spec.dataset), manifest.model(spec.model)
         parent = plans.get(spec.init_from) if spec.init_from else None
         parent_key = (parent.cache_key or parent.name) if parent else None
-        key = (cache_key(spec, dataset, model, manifest.report.seed, base_dir, parent_key)
-               if spec.train else None)
+        key = cache_key(spec, dataset, model, manifest.report.seed, base_dir, parent_key)
         plans[spec.name] = ExperimentPlan(
-            index[spec.name], spec, dataset, model, manifest.report.seed, key,
+            index[spec.name], spec, dataset, model, manifest.report.seed,
+            key if spec.train else None, inputs_key=key,
             parents=(spec.init_from,) if spec.init_from else (),
             parent_key=parent.cache_key if parent else None,
             parent_dataset=parent.dataset if parent else None)

@@ -101,7 +101,9 @@ def test_second_build_trains_nothing(built):
     assert first["cache"]["hit"] is False and first["timings"]["train"] > 0
     assert second["cache"]["hit"] is True and second["timings"]["train"] == 0
     assert "epoch 1/3" not in built["second"].stderr
-    assert "cached model reused" in built["second"].stderr
+    # Nothing changed: the model, its evaluation and its analyses all come from the cache.
+    assert "reused from the result cache: training, evaluation" in built["second"].stderr
+    assert second["reused"] is True
     assert second["accuracy"] == first["accuracy"]
 
 

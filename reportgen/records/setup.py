@@ -136,6 +136,24 @@ def _class_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     return rows
 
 
+def _reuse_row(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
+    """Which analyses this build computed and which it took from the result cache."""
+    reused = [a.name for a in outcome.analyses if a.reused_from is not None]
+    computed = [a.name for a in outcome.analyses if a.reused_from is None]
+    if not outcome.analyses:
+        return []
+    if not computed:
+        value = plural_msg("the {count} analysis was reused from the result cache (nothing changed)",
+                           "all {count} analyses were reused from the result cache (nothing changed)",
+                           {"count": len(reused)})
+    elif not reused:
+        value = Msg("computed in this build: {computed}", {"computed": ", ".join(computed)})
+    else:
+        value = Msg("reused from the result cache: {reused}; computed in this build: {computed}",
+                    {"reused": ", ".join(reused), "computed": ", ".join(computed)})
+    return [(Msg("Analysis results"), value)]
+
+
 def setup_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     plan, data, model = outcome.plan, outcome.data_summary, outcome.model_summary
     rows: list[tuple[Msg, Any]] = [
@@ -162,4 +180,4 @@ def setup_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
                                 {"name": model["name"], "kind": model["kind"], "shape": shape})),
             (Msg("Parameters (trainable / total)"), f"{model['trainable']:,} / {model['total']:,}"),
         ]
-    return rows + _train_rows(outcome)
+    return rows + _train_rows(outcome) + _reuse_row(outcome)

@@ -18,6 +18,17 @@ def gpus() -> list[Any]:
     return tf.config.list_physical_devices("GPU")
 
 
+def device_name() -> str:
+    """What computes: ``CPU``, or the first GPU's name (× count, with MirroredStrategy)."""
+    import tensorflow as tf
+
+    found = gpus()
+    if not found:
+        return "CPU"
+    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in found]
+    return f"GPU: {names[0]}" + (f" ×{len(found)} (MirroredStrategy)" if len(found) > 1 else "")
+
+
 def strategy_scope() -> contextlib.AbstractContextManager:
     """``MirroredStrategy().scope()`` with two or more GPUs (build and compile inside it)."""
     if len(gpus()) > 1:
