@@ -94,7 +94,9 @@ def reused_outcome(plan: ExperimentPlan, out_dir: Path, stage_dir: Path,
         loading[planned.method] = time.perf_counter() - begin
         outcome.analyses.append(AnalysisOutcome(planned.method, planned.analysis.title, result,
                                                 loading[planned.method], reused_from=computed))
-    outcome.timings = {"train": 0.0, "analyses": loading, "total": time.perf_counter() - start}
+    # Nothing was built, loaded, trained or predicted: the same keys as a computed outcome's.
+    outcome.timings = {**dict.fromkeys(("build_model", "load_data", "train", "predict"), 0.0),
+                       "analyses": loading, "total": time.perf_counter() - start}
     return outcome
 
 
