@@ -10,20 +10,16 @@ could have seen. All problems of all stages are reported together.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from reportgen.answers import image_problems
+from reportgen.check_memo import CHECKS_DIR, CheckMemo
 from reportgen.config.load import parse_manifest
 from reportgen.config.schema import UNLABELLED_KINDS, FileModel, Manifest
 from reportgen.errors import ConfigError, DataError, ModelError, TrustCodeRequired
-
-CHECKS_DIR = "checks"
-"""Under the output folder's cache: model files that loaded (``_Models``)."""
 
 
 def experiment_fields(manifest: Manifest) -> list[str]:
@@ -103,46 +99,12 @@ def _table_label(manifest: Manifest, table: str, name: str) -> str:
 
 
 class _Models:
-    """File models loaded once per check run (several experiments may share one).
+    """File models loaded once per check run (several experiments may share one); a model file
+    that loaded with a given output count is remembered (:mod:`reportgen.check_memo`), so the
+    next build need not import TensorFlow to check it again."""
 
-    A model file that loaded with a given output count is remembered under ``memo_dir``
-    (``OUT/cache/checks``), keyed by its table, the size and modification time of its files,
-    the TensorFlow / Keras versions and reportgen's code, so the next build need not import
-    TensorFlow to check it again (see :meth:`remember`)."""
-
-    def __init__(self, base_dir: Path, memo_dir: Path | None = None, remember: bool = False) -> None:
-        self.base_dir, self.memo_dir, self.remembers, self._loaded = base_dir, memo_dir, remember, {}
-        self._passed: set[str] = set()
-
-    def _memo_key(self, spec: Any, num_classes: int) -> str:
-        from reportgen.run.data.memo import fingerprint
-        from reportgen.run.models import model_paths
-        from reportgen.versions import code_fingerprint, keras_version, tensorflow_version
-
-        payload = {"model": spec.model_dump(mode="json"), "classes": num_classes,
-                   "files": [fingerprint(p) for p in model_paths(spec, self.base_dir)],
-                   "versions": [tensorflow_version(), keras_version(), code_fingerprint()]}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-    def check_loads(self, spec: Any, num_classes: int) -> None:
-        """Raise as :meth:`build` does unless this file loaded with ``num_classes`` before."""
-        key = self._memo_key(spec, num_classes)
-        if self.memo_dir is not None and (self.memo_dir / key).is_file():
-            return
-        self.build(spec, num_classes)
-        self._passed.add(key)
-
-    def remember(self) -> None:
-        """Note the models that loaded (called once every check passed: a folder is created
-        in the output folder only for a manifest that builds)."""
-        if self.memo_dir is None or not self.remembers or not self._passed:
-            return
-        try:
-            self.memo_dir.mkdir(parents=True, exist_ok=True)
-            for key in self._passed:
-                (self.memo_dir / key).touch()
-        except OSError:
-            pass  # without the note the next build loads the model again
+    def __init__(self, base_dir: Path, memo: CheckMemo | None = None) -> None:
+        self.base_dir, self.memo, self._loaded = base_dir, memo or CheckMemo(), {}
 
     def build(self, spec: Any, num_classes: int) -> Any:
         from reportgen.run.models import build_model
@@ -151,6 +113,19 @@ class _Models:
         if key not in self._loaded:
             self._loaded[key] = build_model(spec, num_classes, self.base_dir)
         return self._loaded[key]
+
+    def check_loads(self, spec: Any, num_classes: int) -> None:
+        """Raise as :meth:`build` does, unless this model file loaded with ``num_classes`` before."""
+        from reportgen.run.data.memo import fingerprint
+        from reportgen.run.models import model_paths
+
+        key = self.memo.key("model loads", {
+            "model": spec.model_dump(mode="json"), "classes": num_classes,
+            "files": [fingerprint(p) for p in model_paths(spec, self.base_dir)]})
+        if self.memo.get(key):
+            return
+        self.build(spec, num_classes)
+        self.memo.put(key, True)
 
 
 def class_problems(manifest: Manifest, base_dir: Path, skip: set[str] = frozenset(),
@@ -313,12 +288,13 @@ def check_manifest(manifest: Manifest, base_dir: Path, out: Path | None = None, 
     the whole manifest are left out. New checks run on ``manifest`` and name entries with
     ``manifest.field_of(table, i)`` (positions in a partial manifest are not the file's).
 
-    ``memo_dir``: where model files that loaded are remembered (see ``_Models``); ``remember``:
-    add the ones that loaded now.
+    ``memo_dir``: where checks remember what they found (:mod:`reportgen.check_memo`);
+    ``remember``: add what was found now, once every check passed.
     """
     from reportgen.data_checks import data_checks
 
-    models = _Models(base_dir, memo_dir, remember)
+    memo = CheckMemo(memo_dir, remember)
+    models = _Models(base_dir, memo)
 
     problems = analysis_problems(analysed or manifest)
     found, broken = file_problems(manifest, base_dir)
@@ -326,11 +302,12 @@ def check_manifest(manifest: Manifest, base_dir: Path, out: Path | None = None, 
     class_found, notes = class_problems(manifest, base_dir, skip=broken, models=models,
                                         complete=analysed is None)
     problems += class_found
-    data_found, data_notes = data_checks(manifest, base_dir, experiment_fields(manifest), out, broken)
+    data_found, data_notes = data_checks(manifest, base_dir, experiment_fields(manifest), out, broken,
+                                         memo)
     problems, notes = problems + data_found, notes + data_notes
     if problems:
         raise ConfigError("manifest files", problems)
-    models.remember()
+    memo.flush()
     return notes
 
 

@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from reportgen.check_memo import CheckMemo
 from reportgen.config.schema import UNLABELLED_KINDS, Manifest
 from reportgen.errors import DataError, ModelError
 
@@ -33,16 +34,17 @@ SPLIT_CHECK_KINDS = frozenset({"image_folder", "fer2013_folder", "jaffe", "rafdb
 
 
 def data_checks(manifest: Manifest, base_dir: Path, where: list[str], out: Path | None = None,
-                skip: set[str] = frozenset()) -> tuple[list[str], list[str]]:
+                skip: set[str] = frozenset(), memo: CheckMemo | None = None) -> tuple[list[str], list[str]]:
     """(problems, notes) of the output location, one-class data and split coverage.
 
     ``where`` names each experiment (checks.experiment_fields); ``out`` is ``build --out``
     (None: the manifest's ``[report].output_dir``); datasets and models in ``skip`` failed
-    their own checks and are not looked at again."""
+    their own checks and are not looked at again; ``memo`` remembers each dataset's class counts
+    per split for the next build (:mod:`reportgen.check_memo`)."""
     problems = output_problems(manifest, base_dir, out)
     found, notes = one_class_problems(manifest, base_dir, where, skip)
     problems += found
-    found, more = split_problems(manifest, base_dir, where, skip)
+    found, more = split_problems(manifest, base_dir, where, skip, memo or CheckMemo())
     return problems + found, notes + more
 
 
@@ -106,13 +108,33 @@ def one_class_problems(manifest: Manifest, base_dir: Path, where: list[str],
     return problems, notes
 
 
+def _split_counts(ds: Any, base_dir: Path, seed: int,
+                  memo: CheckMemo) -> dict[str, dict[str, int]] | None:
+    """{class: {split: images}} of the split a build would choose (None: no labels to count);
+    raises DataError / OSError / ValueError for a dataset that does not load."""
+    from reportgen.run.data.coverage import class_counts
+    from reportgen.run.data.load import split_labels
+    from reportgen.run.data.memo import data_paths, fingerprint
+
+    key = memo.key("split counts", {"dataset": ds.model_dump(mode="json"), "seed": seed,
+                                    "files": [fingerprint(p) for p in data_paths(ds, base_dir)]})
+    remembered = memo.get(key)
+    if remembered is not None:
+        return remembered["counts"]
+    found = split_labels(ds, base_dir, seed)
+    counts = class_counts(*found) if found is not None else None
+    memo.put(key, {"counts": counts})
+    return counts
+
+
 def split_problems(manifest: Manifest, base_dir: Path, where: list[str],
-                   skip: set[str] = frozenset()) -> tuple[list[str], list[str]]:
+                   skip: set[str] = frozenset(),
+                   memo: CheckMemo | None = None) -> tuple[list[str], list[str]]:
     """A class without a training image (error, per training experiment) and without a test or
     validation image (warning), on the split the build would choose."""
-    from reportgen.run.data.coverage import class_counts, shortage_notes, untrained_problem
-    from reportgen.run.data.load import split_labels
+    from reportgen.run.data.coverage import shortage_notes, untrained_problem
 
+    memo = memo or CheckMemo()
     problems: list[str] = []
     notes: list[str] = []
     for ds in manifest.datasets:
@@ -122,14 +144,11 @@ def split_problems(manifest: Manifest, base_dir: Path, where: list[str],
                 or not (trainers or scorers)):
             continue
         try:
-            found = split_labels(ds, base_dir, manifest.report.seed)
+            counts = _split_counts(ds, base_dir, manifest.report.seed, memo)
         except (DataError, OSError, ValueError):
             continue  # an unloadable dataset is named by its own check
-        if found is None:
-            continue
-        if len(found[0]) < 2:
-            continue  # one class: one_class_problems says what matters
-        counts = class_counts(*found)
+        if counts is None or len(counts) < 2:
+            continue  # no labels; or one class: one_class_problems says what matters
         problem = untrained_problem(counts) if trainers else None
         field = f"{manifest.field_of('datasets', _index(manifest, ds.name))} ({ds.name})"
         if problem:
