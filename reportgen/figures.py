@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-DPI = 120  # about 200 ppi at the width figures take on an A4 page
+PRINT_DPI = 160  # a figure's pixels per inch on paper: at least 150, with room for rounding
+PRINT_SCALE = 1.25  # a figure prints at 1.25x its matplotlib size (type ~10 pt at 8 pt in matplotlib)
 
 
 @lru_cache(maxsize=1)
@@ -39,8 +40,7 @@ def _pyplot():
         # Per-glyph fallback: Latin from DejaVu Sans, Chinese from the CJK font.
         "font.family": ["DejaVu Sans", family],
         "axes.unicode_minus": False,
-        "figure.dpi": DPI,
-        "savefig.dpi": DPI,
+        "figure.dpi": 100,  # only for measuring; _save picks each figure's own dpi
         "savefig.bbox": "tight",
         "axes.spines.top": False,
         "axes.spines.right": False,
@@ -52,13 +52,19 @@ def _save(fig, path: Path) -> Path:
     plt = _pyplot()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
+    # The dpi the printed width needs, no more: a figure wider than the page body is shrunk
+    # to it, so it needs fewer pixels per figure inch than a narrow one printed at full size.
+    width_in = fig.get_tightbbox(fig.canvas.get_renderer()).padded(
+        plt.rcParams["savefig.pad_inches"]).width
+    dpi = PRINT_DPI * printed_width_in(width_in) / width_in
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", facecolor="white")
+    fig.savefig(buffer, format="png", facecolor="white", dpi=dpi)
     plt.close(fig)
-    # Opaque RGB: an alpha channel would become a second (soft-mask) image in the PDF.
+    # Opaque RGB: an alpha channel would become a second (soft-mask) image in the PDF. The
+    # PNG's pHYs records the pixels per inch of its natural printed size (see print_ppi).
     from PIL import Image
 
-    Image.open(buffer).convert("RGB").save(tmp, format="PNG")
+    Image.open(buffer).convert("RGB").save(tmp, format="PNG", dpi=(dpi / PRINT_SCALE,) * 2)
     tmp.replace(path)
     return path
 
@@ -204,14 +210,29 @@ def _draw_panel(ax, panel: Panel) -> None:
 PAGE_BODY_MM = (210.0 - 2 * 16.0, 297.0 - 2 * 20.0)
 FIGURE_MAX_HEIGHT_MM = 200.0  # = the print max-height of figure images in style.css
 NARROW_SHARE = 0.7  # figures that are not ``wide`` take at most 70% of the body width
-_CSS_PX_PER_INCH = 96.0  # an image without a width is laid out at 96 px per inch
+_CSS_PX_PER_INCH = 96.0  # an image without a recorded resolution is laid out at 96 px per inch
 
 
-def printed_size_mm(pixels: tuple[int, int], wide: bool = True) -> tuple[float, float]:
+def printed_width_in(figure_width_in: float) -> float:
+    """Inches a figure ``figure_width_in`` wide (matplotlib) takes on paper when ``wide``: its
+    natural size (PRINT_SCALE) or, if that is wider, the page body."""
+    return min(figure_width_in * PRINT_SCALE, PAGE_BODY_MM[0] / 25.4)
+
+
+def print_ppi(info: dict) -> float:
+    """Pixels per inch of a PNG's natural printed size: its pHYs (written by _save), else the
+    96 px/in of CSS (PNGs drawn before figures recorded it). ``info``: a Pillow image's info."""
+    dpi = info.get("dpi")
+    return float(dpi[0]) if dpi and dpi[0] > 0 else _CSS_PX_PER_INCH
+
+
+def printed_size_mm(pixels: tuple[int, int], wide: bool = True,
+                    ppi: float = _CSS_PX_PER_INCH) -> tuple[float, float]:
     """(width, height) in mm a PNG of ``pixels`` (width, height) takes on the printed page:
-    its natural size at 96 px/in, shrunk to the body width (70% of it unless ``wide``)."""
+    its natural size at ``ppi`` (:func:`print_ppi`), shrunk to the body width (70% of it
+    unless ``wide``)."""
     width_px, height_px = pixels
-    natural = width_px / _CSS_PX_PER_INCH * 25.4
+    natural = width_px / ppi * 25.4
     width = min(natural, PAGE_BODY_MM[0] * (1.0 if wide else NARROW_SHARE))
     return width, height_px * width / width_px
 
@@ -252,7 +273,7 @@ def _rows_per_part(n_cols: int, cell_inches: float, extra_width: float, header: 
                    wide: bool) -> int:
     """How many grid rows fit under FIGURE_MAX_HEIGHT_MM at the width the figure is printed."""
     width_in = cell_inches * n_cols + extra_width
-    width_mm, _ = printed_size_mm((round(width_in * DPI), 1), wide)
+    width_mm = min(width_in * PRINT_SCALE * 25.4, PAGE_BODY_MM[0] * (1.0 if wide else NARROW_SHARE))
     mm_per_inch = width_mm / width_in  # figure inches → printed mm
     return max(1, int((FIGURE_MAX_HEIGHT_MM / mm_per_inch - header) // cell_inches))
 
@@ -310,7 +331,7 @@ def grid_parts(rows: list[list[Panel]], path: Path, *, column_titles: Sequence[s
         _draw_grid(rows[span.start:span.stop], part, column_titles, list(row_titles)[span.start:span.stop],
                    cell_inches, n_cols)
         with Image.open(part) as image:
-            too_tall = printed_size_mm(image.size, wide)[1] > FIGURE_MAX_HEIGHT_MM
+            too_tall = printed_size_mm(image.size, wide, print_ppi(image.info))[1] > FIGURE_MAX_HEIGHT_MM
         if too_tall and len(span) > 1:  # the estimate missed (long titles): halve and redraw
             half = span.start + len(span) // 2
             pending[:0] = [range(span.start, half), range(half, span.stop)]
@@ -332,7 +353,7 @@ def face_boxes(image: np.ndarray, faces: Sequence, labels: Sequence[str], path: 
 
     height, width = image.shape[:2]
     # A portrait photo is drawn narrower so that, printed, it is not taller than a page allows.
-    inches = min(4.2, 0.95 * FIGURE_MAX_HEIGHT_MM / 25.4 * width / height * _CSS_PX_PER_INCH / DPI)
+    inches = min(4.2, 0.95 * FIGURE_MAX_HEIGHT_MM / 25.4 * width / height / PRINT_SCALE)
     fig, ax = plt.subplots(figsize=(inches, inches * height / width))
     img, cmap = _display(image)
     ax.imshow(img, cmap=cmap)

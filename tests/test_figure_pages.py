@@ -21,7 +21,14 @@ from reportgen import figures
 from reportgen.analyses._examples import caption, face_of, image_name
 from reportgen.analyses._figure_parts import ContinuedFigure, grid_figures
 from reportgen.analyses.base import AnalysisResult, Figure, Msg
-from reportgen.figures import FIGURE_MAX_HEIGHT_MM, PAGE_BODY_MM, Panel, grid_parts, printed_size_mm
+from reportgen.figures import (
+    FIGURE_MAX_HEIGHT_MM,
+    PAGE_BODY_MM,
+    Panel,
+    grid_parts,
+    print_ppi,
+    printed_size_mm,
+)
 from reportgen.resources import templates_dir
 from tests.conftest import run_reportgen
 
@@ -70,7 +77,7 @@ def test_a_tall_grid_becomes_parts_that_fit_the_page(tmp_path, n_rows, n_cols, w
     for part in parts:
         with Image.open(part.path) as image:
             assert drawn_rows(image) == len(part.rows)
-            assert printed_size_mm(image.size, wide)[1] <= FIGURE_MAX_HEIGHT_MM
+            assert printed_size_mm(image.size, wide, print_ppi(image.info))[1] <= FIGURE_MAX_HEIGHT_MM
     # No more parts than needed: the rows of one part fewer do not fit in one image.
     fewer = grid_parts(noise_rows(-(-n_rows // (len(parts) - 1)), n_cols), tmp_path / "fewer.png",
                        column_titles=["Input"], wide=wide)
@@ -106,7 +113,7 @@ def test_many_examples_wrap_into_strips_that_fit(tmp_path):
     for part in parts:
         with Image.open(part.path) as image:
             assert drawn_rows(image) == len(part.rows)
-            assert printed_size_mm(image.size)[1] <= FIGURE_MAX_HEIGHT_MM
+            assert printed_size_mm(image.size, ppi=print_ppi(image.info))[1] <= FIGURE_MAX_HEIGHT_MM
 
 
 def test_split_figures_share_a_number_and_say_continued(tmp_path):
@@ -135,7 +142,7 @@ def test_a_portrait_face_photo_fits_the_page(tmp_path):
     faces = [Face((20, 40 + 300 * k, 120, 150), 0.99, {"nose": (80, 110 + 300 * k)}) for k in range(3)]
     path = figures.face_boxes(photo, faces, ["happy 0.90", "", "sad 0.51"], tmp_path / "faces.png")
     with Image.open(path) as image:
-        assert printed_size_mm(image.size, wide=False)[1] <= FIGURE_MAX_HEIGHT_MM
+        assert printed_size_mm(image.size, wide=False, ppi=print_ppi(image.info))[1] <= FIGURE_MAX_HEIGHT_MM
 
 
 def test_print_stylesheet_shrinks_any_tall_image_to_the_page(tmp_path):

@@ -116,3 +116,71 @@ def test_render_of_a_folder_without_a_build_exits_2(tmp_path):
     result = run_reportgen("render", tmp_path)
     assert result.returncode == 2
     assert "has no metrics.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def _default_figures(out: Path) -> dict[str, bool]:
+    """The fixture's figure record replaced by real figures of the default report (drawn by
+    reportgen.figures as a build would): a confusion matrix, page-wide training curves and
+    small image grids printed at their natural size. Returns {path: wide}."""
+    import numpy as np
+
+    from reportgen import figures
+
+    folder = out / "experiments" / "faces" / "figures"
+    figures.confusion_matrices(np.array([[3, 1], [0, 4]]), ["貓 cat", "狗 dog"], folder / "cm.png",
+                               titles=("計數 Counts", "比例 Shares"), xlabel="預測", ylabel="真實")
+    figures.training_curves({"accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.4, 0.6, 0.7],
+                             "loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.8, 0.7]},
+                            folder / "curves.png", titles=("準確率", "損失"), xlabel="epoch",
+                            train_label="train", val_label="val", best_label="best", best_epoch=3)
+    rng = np.random.default_rng(0)
+    for name, n_cols in (("grid", 3), ("filters", 2)):  # small grids: the feature maps, filters…
+        figures.image_grid([[figures.Panel(rng.integers(0, 255, (28, 28), dtype=np.uint8), title=f"{i}")
+                             for i in range(n_cols)] for _ in range(2)], folder / f"{name}.png")
+    wide = {"experiments/faces/figures/cm.png": False, "experiments/faces/figures/curves.png": True,
+            "experiments/faces/figures/grid.png": True, "experiments/faces/figures/filters.png": False}
+    metrics = json.loads((out / "metrics.json").read_text())
+    analysis = metrics["experiments"]["faces"]["analyses"]["confusion_matrix"]
+    template = analysis["figures"][0]
+    analysis["figures"] = [{**template, "path": path, "wide": w} for path, w in wide.items()]
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    manifest = out / "experiments.toml"
+    manifest.write_text(manifest.read_text().replace('formats = ["html"]', 'formats = ["html", "pdf"]'))
+    return wide
+
+
+def test_pdf_prints_every_figure_at_150_dpi_or_more_with_its_own_pixels(out):
+    """Each <img> of the print HTML, as placed in the PDF: PNG pixel width over printed width
+    ≥ 150 dpi, and the PDF's image decodes to exactly the PNG's pixels (render.png_stream
+    embeds the file's IDAT data instead of re-encoding it)."""
+    import numpy as np
+    import pdfplumber
+
+    from reportgen.records import METRICS_FILE, STUDY_RECORD, read_json
+    from reportgen.render.html import render_html
+    from reportgen.render.view import report_view
+
+    wide = _default_figures(out)
+    render_folder(out)
+    report = load_manifest(out / "experiments.toml").report
+    view = report_view(report, read_json(out / METRICS_FILE), read_json(out / STUDY_RECORD), out)
+    printed = BeautifulSoup(render_html(view, medium="print", out_dir=out), "html.parser")
+    sources = [Path(img["src"].removeprefix("file://")) for img in printed.select("figure img")]
+    # Each figure twice: in its chapter and quoted under question 1.
+    assert sorted(p.name for p in sources) == sorted(Path(p).name for p in list(wide) * 2)
+
+    pngs = {}
+    for path in sources:
+        with Image.open(path) as image:
+            pngs[image.size] = np.asarray(image.convert("RGB"))
+    placed = []
+    with pdfplumber.open(out / "report.pdf") as pdf:
+        for page in pdf.pages:
+            for im in page.images:
+                width, height = im["srcsize"]
+                pixels = np.frombuffer(im["stream"].get_data(), np.uint8).reshape(height, width, 3)
+                np.testing.assert_array_equal(pixels, pngs[(width, height)])
+                placed.append(width / ((im["x1"] - im["x0"]) / 72))
+    assert len(placed) == len(sources)
+    assert min(placed) >= 150, placed
+    assert max(placed) < 250, placed  # no figure far sharper than print needs (file size, speed)

@@ -65,6 +65,18 @@ def image_src(context, path: str) -> str:
 
 
 @pass_context
+def image_width(context, path: str) -> str:
+    """A figure's CSS width: its natural printed size, from the pixels per inch its PNG records
+    (reportgen.figures.print_ppi); the print stylesheet still shrinks it to the page."""
+    from PIL import Image
+
+    from reportgen.figures import print_ppi
+
+    with Image.open(Path(context["out_dir"]) / path) as image:
+        return f"{image.width * 96 / print_ppi(image.info):.1f}px"
+
+
+@pass_context
 def joined_text(context, msgid: str, **params: Any) -> str:
     """A msgid in every report language as one plain string: ``實驗比較 / Comparison``."""
     return joined(msgid, context["languages"], params)
@@ -75,6 +87,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader([str(templates_dir())]), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(translations=translations, localized=localized, image_src=image_src,
+                       image_width=image_width,
                        partial_for=_partial_for(env), joined=joined_text)
     env.tests.update(best=lambda value: isinstance(value, Best))
     return env

@@ -32,5 +32,8 @@ def html_to_pdf(html: str, font_cache_dir: Path) -> bytes:
                           "packages libpango-1.0-0 and libpangoft2-1.0-0 (make report does this "
                           "as root).") from None
     # The figures and the font subset are local files; the PDF never reaches the network.
+    from reportgen.render.png_stream import png_passthrough
+
     fetcher = URLFetcher(allowed_protocols={"file", "data"}, fail_on_errors=True)
-    return HTML(string=html, url_fetcher=fetcher).write_pdf()
+    with png_passthrough():
+        return HTML(string=html, url_fetcher=fetcher).write_pdf()
