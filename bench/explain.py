@@ -15,7 +15,7 @@ checks that both sides give the same explanation:
   Keras example writes it (a compiled step called from a Python loop; `filters_speedup`), and
   vs reportgen's own compiled loop run once per filter (`filters_speedup_vs_compiled_single`);
   `filters_batch16_vs_single` is the time of the 16 filters in one batch over the time of one
-  filter alone (same code; `…_cpu`: the same ratio in CPU seconds of this process).
+  filter alone (same code). Keys ending in `_cpu`: the same ratio in CPU seconds of this process.
 """
 
 from __future__ import annotations
@@ -156,9 +156,11 @@ def _bench_filters(model) -> dict:
                                        value_range=(-1, 1), repeat=3)
     single, single_s = _timed(filter_visualization_one_at_a_time, model, layer, filters, steps=64,
                               value_range=(-1, 1))
-    tutorial, tutorial_s = _timed(_filters_tutorial_style, model, layer, filters, 64, (-1, 1))
+    tutorial, tutorial_s, tutorial_cpu = _timed_cpu(_filters_tutorial_style, model, layer, filters, 64,
+                                                    (-1, 1))
     return dict(filters_layer=layer, filters_n=len(filters), filters_steps=64,
                 filters_new_s=batch_s, filters_old_s=tutorial_s, filters_speedup=tutorial_s / batch_s,
+                filters_speedup_cpu=tutorial_cpu / batch_cpu,
                 filters_one_filter_s=alone_s, filters_batch16_vs_single=batch_s / alone_s,
                 filters_batch16_vs_single_cpu=batch_cpu / alone_cpu,
                 filters_compiled_single_s=single_s, filters_speedup_vs_compiled_single=single_s / batch_s,
