@@ -329,6 +329,62 @@ def test_filter_visualisation_batched_equals_one_at_a_time():
         filter_visualization(model, "target", [6], steps=1)
 
 
+def _blur_reflect(z: np.ndarray) -> np.ndarray:
+    """3×3 binomial blur per channel, edges reflected: numpy, nine shifted views."""
+    padded = np.pad(z, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    weights = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0]) / 16.0
+    h, w = z.shape[1:3]
+    return sum(weights[i, j] * padded[:, i:i + h, j:j + w] for i in range(3) for j in range(3))
+
+
+def test_filter_visualisation_batch_equals_each_filter_alone_the_keras_example_way():
+    """Row i of one batch = filter i optimised alone, written from the documented maths.
+
+    Independent of reportgen's ascent code: the activation model is cut with plain Keras, the
+    seed is spent as documented (start noise for all N rows, then one shift per step), and each
+    filter runs a Python loop over steps calling a compiled gradient step, blurring in numpy.
+    """
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(11)
+    inputs = keras.Input((12, 14, 2))
+    h = layers.Conv2D(5, 3, padding="same", activation="relu", name="c1")(inputs)
+    h = layers.Conv2D(4, 3, activation="tanh", name="target")(h)
+    model = keras.Model(inputs, layers.Dense(3, activation="softmax")(layers.Flatten()(h)))
+    filters, steps, seed, (low, high) = [2, 0, 3], 9, 5, (-1.0, 1.0)
+    lr, blur_every, decay = 0.1, 3, 0.02
+    batched = filter_visualization(model, "target", filters, steps=steps, learning_rate=lr, seed=seed,
+                                   value_range=(low, high), blur_every=blur_every, decay=decay)
+
+    rng = np.random.default_rng(seed)
+    start = (0.02 * rng.standard_normal((len(filters), 12, 14, 2))).astype(np.float32)
+    shifts = rng.integers(-1, 2, size=(steps, 2)).astype(np.int32)  # jitter max(1, round(12/32))
+    activation = keras.Model(inputs, model.get_layer("target").output)
+    middle, half = (low + high) / 2, (high - low) / 2
+
+    @tf.function
+    def step(z, f, shift):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            moved = tf.roll(middle + half * tf.tanh(z), shift=shift, axis=[1, 2])
+            loss = tf.reduce_mean(activation(moved, training=False)[..., f])
+        g = tape.gradient(loss, z)
+        return (z + lr * g / (tf.sqrt(tf.reduce_mean(g * g)) + 1e-8)) * (1 - decay)
+
+    alone = []
+    for i, f in enumerate(filters):
+        z = start[i:i + 1]
+        for s in range(steps):
+            z = step(tf.constant(z), tf.constant(f), tf.constant(shifts[s])).numpy()
+            if (s + 1) % blur_every == 0:
+                z = _blur_reflect(z).astype(np.float32)
+        x = middle + half * np.tanh(z[0])
+        alone.append((x - x.min()) / (x.max() - x.min()))
+    assert batched.shape == (3, 12, 14, 2)
+    np.testing.assert_allclose(batched, np.stack(alone), atol=1e-4)
+    assert min(np.abs(batched[i] - batched[j]).max() for i, j in [(0, 1), (0, 2), (1, 2)]) > 0.1
+
+
 def test_make_predict_fn_equals_model_predict(region_model):
     x = np.random.default_rng(9).uniform(0, 1, (37, SIZE, SIZE, 1)).astype(np.float32)
     fast = make_predict_fn(region_model, batch_size=16)(x)  # chunks 16, 16, 5 (padded)
