@@ -296,6 +296,10 @@ def large_case(rounds: int, images: int = LARGE_IMAGES) -> dict[str, Any]:
             # CPU time drifts far less than wall time with other work on the machine: a check
             # on the wall-clock ratios (fit's CPU ms per image ÷ the side's).
             "cpu_ms_per_image_per_round": {k: [round(v, 2) for v in vs] for k, vs in cpu_ms.items()},
+            # Cores the process kept busy (CPU s ÷ wall s): a side that ran on fewer cores was
+            # slowed by the machine's other work, not by its input.
+            "cores_busy_per_round": {k: [round(c * r / 1000, 2) for c, r in zip(cpu_ms[k], rates[k])]
+                                     for k in LARGE_VARIANTS},
             "cpu_ratio_vs_fit": {
                 side: round(statistics.median(f / s for f, s in zip(cpu_ms["fit"], cpu_ms[side])), 3)
                 for side in LARGE_VARIANTS[1:]},
