@@ -43,7 +43,7 @@ side, back to back, the order rotating between rounds:
 No validation on any side (train() validates each epoch: the same work either way).
 ``large_pipeline_vs_fit`` (target ≥ 0.9) and ``large_streamed_vs_fit`` (target ≥ 0.8) are
 images/s of the side ÷ images/s of plain fit, median of the paired per-round ratios. One round
-takes about 4 minutes on the 2-core VM (~250 images/s per side).
+takes 2.5 minutes on the idle 2-core VM (~550 images/s per side), 5 under other work.
 """
 
 from __future__ import annotations
