@@ -5,8 +5,8 @@ library import, no label listing).
 Kept in the output folder's cache (``OUT/cache/checks/<key>.json``), each under a key of what
 the answer depends on (the table, the size and modification time of its files, the seed,
 the TensorFlow / Keras versions and reportgen's code fingerprint), so a changed input is
-checked again. ``validate`` reads these notes; ``build`` also writes them, once every check
-has passed (so a folder is created in the output folder only for a manifest that builds).
+checked again. ``validate`` reads these notes; ``build`` also writes them, once every input
+has been accepted (so a folder is created in the output folder only for a build that runs).
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ class CheckMemo:
     def __init__(self, folder: Path | None = None, remember: bool = False) -> None:
         self.folder, self.remembers = folder, remember
         self._pending: dict[str, Any] = {}
+
+    def locate(self, folder: Path) -> None:
+        """Keep the notes in ``folder`` unless a folder was given."""
+        self.folder = self.folder or folder
 
     @staticmethod
     def key(kind: str, payload: Any) -> str:

@@ -276,8 +276,7 @@ def output_problems(out: Path) -> list[str]:
 
 
 def check_manifest(manifest: Manifest, base_dir: Path, out: Path | None = None, *,
-                   analysed: Manifest | None = None, memo_dir: Path | None = None,
-                   remember: bool = False) -> list[str]:
+                   analysed: Manifest | None = None, memo: CheckMemo | None = None) -> list[str]:
     """Run every check; raise ConfigError listing all problems at once, else return notes.
 
     ``out``: ``build --out`` (None: the manifest's output_dir), checked against the data.
@@ -288,12 +287,12 @@ def check_manifest(manifest: Manifest, base_dir: Path, out: Path | None = None, 
     the whole manifest are left out. New checks run on ``manifest`` and name entries with
     ``manifest.field_of(table, i)`` (positions in a partial manifest are not the file's).
 
-    ``memo_dir``: where checks remember what they found (:mod:`reportgen.check_memo`);
-    ``remember``: add what was found now, once every check passed.
+    ``memo``: what earlier checks found (:mod:`reportgen.check_memo`); what this run finds is
+    added to it (written by its owner's ``flush``).
     """
     from reportgen.data_checks import data_checks
 
-    memo = CheckMemo(memo_dir, remember)
+    memo = memo or CheckMemo()
     models = _Models(base_dir, memo)
 
     problems = analysis_problems(analysed or manifest)
@@ -307,28 +306,29 @@ def check_manifest(manifest: Manifest, base_dir: Path, out: Path | None = None, 
     problems, notes = problems + data_found, notes + data_notes
     if problems:
         raise ConfigError("manifest files", problems)
-    memo.flush()
     return notes
 
 
 def load_checked(path: Path, out: Path | None = None,
-                 remember: bool = False) -> tuple[Manifest, list[str]]:
+                 memo: CheckMemo | None = None) -> tuple[Manifest, list[str]]:
     """Load a manifest and run every check on it: ``validate``, and ``build`` before any work.
 
     Every stage reports together, in one ConfigError: schema, cross references, then the files,
     models, classes and analysis options of the entries those left usable (a dataset that did
     not validate is not looked for on the disk; the datasets that did are). Returns the
     manifest and the notes of the class matches. ``out``: ``build --out`` (see check_manifest).
-    ``remember``: note the model files that loaded in the output folder's cache (``build``;
-    ``validate`` only reads those notes).
+    ``memo``: what earlier checks found, in the output folder's cache (located here when it
+    names no folder); ``build`` passes one that remembers and flushes it once every input is
+    accepted, ``validate`` only reads.
     """
     parsed = parse_manifest(path)
     analysed = parsed.analysed if parsed.problems else None
     base_dir = Path(path).resolve().parent
-    memo_dir = (out or base_dir / parsed.checkable.report.output_dir) / "cache" / CHECKS_DIR
+    memo = memo or CheckMemo()
+    memo.locate((out or base_dir / parsed.checkable.report.output_dir) / "cache" / CHECKS_DIR)
     try:
         notes = check_manifest(parsed.checkable, base_dir, out, analysed=analysed,
-                               memo_dir=memo_dir, remember=remember)
+                               memo=memo)
     except ConfigError as exc:
         problems, notes = exc.problems, []
     else:

@@ -18,6 +18,7 @@ from typing import Any
 from reportgen import __version__
 from reportgen.analyses.base import AnalysisContext
 from reportgen.artifacts import write_json_atomic
+from reportgen.check_memo import CheckMemo
 from reportgen.checks import load_checked, output_problems
 from reportgen.config.schema import Manifest
 from reportgen.errors import ConfigError, DataError, ModelError, ReportgenError
@@ -102,7 +103,10 @@ def _run_analyses(ctx: AnalysisContext, analyses: list[PlannedAnalysis], cache: 
         seconds = time.perf_counter() - start
         progress.say(f"analysis {planned.method} ({seconds:.1f} s)" + (f" FAILED: {error}" if error else ""))
         if result is not None and planned.key is not None:
-            cache.store_analysis(planned.key, result, seconds)
+            try:
+                cache.store_analysis(planned.key, result, seconds)
+            except OSError as exc:  # a full disk costs the next build this analysis, not this one
+                progress.say(f"analysis {planned.method}: not kept in the result cache ({exc})")
         outcomes.append(AnalysisOutcome(planned.method, planned.analysis.title, result, seconds, error))
     return outcomes
 
@@ -323,7 +327,10 @@ class ExperimentJob:
                                          progress, self.stage_dir)
             outcome.model_summary["dtype_policy"] = policy
             outcome.model_summary["device"] = device_name()
-            store_evaluation(outcome, self.out_dir, self.stage_dir)
+            try:
+                store_evaluation(outcome, self.out_dir, self.stage_dir)
+            except OSError as exc:
+                progress.say(f"evaluation not kept in the result cache ({exc})")
             accuracy = outcome.evaluation.get("accuracy")
             progress.say(("done: " + (f"accuracy {accuracy:.4f}" if accuracy is not None
                                       else "inspected, no labels"))
@@ -358,8 +365,9 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     progress = progress or Progress()
     build_start = time.perf_counter()
     manifest_path = Path(manifest_path).resolve()
+    memo = CheckMemo(remember=True)
     manifest, notes = load_checked(manifest_path, Path(out).resolve() if out is not None else None,
-                                   remember=True)
+                                   memo)
     base_dir = manifest_path.parent
     names = [e.name for e in manifest.experiments]
     unknown = [n for n in (only or []) if n not in names]
@@ -375,6 +383,7 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
         progress.say(note)
     previous = load_previous(compare_to) if compare_to is not None else None
     with output_lock(out_dir, wait):
+        memo.flush()  # every input accepted: what the checks found is kept for the next build
         for pid in reap_orphaned_ray(out_dir):
             progress.say(f"stopped process {pid} of a local Ray a killed build left running")
         remove_stale_generations(out_dir)

@@ -21,16 +21,19 @@ SCHEDULES = {"constant": Msg("constant"), "cosine": Msg("cosine decay"),
              "exponential": Msg("exponential decay")}
 
 
+def _pieces(pieces: list[Msg], separator: str) -> Msg:
+    """Msgs as one text, each translated on its own (the list is not a catalog text)."""
+    slots = separator.join(f"{{p{i}}}" for i in range(len(pieces)))
+    return Msg(slots, {f"p{i}": piece for i, piece in enumerate(pieces)})
+
+
 def _augmentation(aug: Any) -> Msg | None:
     """The augmentation settings in use, each as its own sentence piece, or None when off."""
     used = [(key, value) for key, value in aug.model_dump().items() if value] if aug else []
     if not used:
         return None
-    pieces = [Msg(AUGMENTATION[key].msgid, {"value": f"{value:g}"} if value is not True else {})
-              for key, value in used]
-    # One slot per piece: each piece is translated on its own (the list is not a catalog text).
-    slots = "; ".join(f"{{p{i}}}" for i in range(len(pieces)))
-    return Msg(slots, {f"p{i}": piece for i, piece in enumerate(pieces)})
+    return _pieces([Msg(AUGMENTATION[key].msgid, {"value": f"{value:g}"} if value is not True else {})
+                    for key, value in used], "; ")
 
 
 def _trainable(value: str | int) -> Msg:
@@ -138,8 +141,8 @@ def _class_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
 
 def _reuse_row(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
     """Which analyses this build computed and which it took from the result cache."""
-    reused = [a.name for a in outcome.analyses if a.reused_from is not None]
-    computed = [a.name for a in outcome.analyses if a.reused_from is None]
+    reused = [a.title for a in outcome.analyses if a.reused_from is not None]
+    computed = [a.title for a in outcome.analyses if a.reused_from is None]
     if not outcome.analyses:
         return []
     if not computed:
@@ -147,10 +150,10 @@ def _reuse_row(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
                            "all {count} analyses were reused from the result cache (nothing changed)",
                            {"count": len(reused)})
     elif not reused:
-        value = Msg("computed in this build: {computed}", {"computed": ", ".join(computed)})
+        value = Msg("computed in this build: {computed}", {"computed": _pieces(computed, ", ")})
     else:
         value = Msg("reused from the result cache: {reused}; computed in this build: {computed}",
-                    {"reused": ", ".join(reused), "computed": ", ".join(computed)})
+                    {"reused": _pieces(reused, ", "), "computed": _pieces(computed, ", ")})
     return [(Msg("Analysis results"), value)]
 
 
