@@ -131,6 +131,9 @@ def test_changed_option_recomputes_only_that_analysis(cold, tmp_path, monkeypatc
     analyses = _metrics(out)["experiments"]["small"]["analyses"]
     assert [n for n, a in analyses.items() if not a["reused"]] == ["saliency"]
     assert len(analyses["saliency"]["metrics"]["examples"]) == 3
+    html = (out / "report.html").read_text()
+    assert "; computed in this build: Saliency maps</span>" in html
+    assert "all 5 analyses were computed in this build" in (cold["out"] / "report.html").read_text()
     computed = cold["metrics"]["experiments"]["small"]["analyses"]["gradcam"]
     assert analyses["gradcam"] == {**computed, "reused": True}
 

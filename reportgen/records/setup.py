@@ -150,7 +150,8 @@ def _reuse_row(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
                            "all {count} analyses were reused from the result cache (nothing changed)",
                            {"count": len(reused)})
     elif not reused:
-        value = Msg("computed in this build: {computed}", {"computed": _pieces(computed, ", ")})
+        value = plural_msg("the {count} analysis was computed in this build",
+                           "all {count} analyses were computed in this build", {"count": len(computed)})
     else:
         value = Msg("reused from the result cache: {reused}; computed in this build: {computed}",
                     {"reused": _pieces(reused, ", "), "computed": _pieces(computed, ", ")})
