@@ -4,10 +4,11 @@ changed trains nothing, computes no analysis and never imports TensorFlow.
 
 Keys (sha256, see :func:`evaluation_key`, :func:`analysis_key`):
 
-- evaluation: the experiment's inputs (``plan.inputs_key``: dataset table and the size and
-  modification time of its files, model table and files, training settings, seed, TensorFlow /
-  Keras versions), the trained weights' sha256 (so a model trained again, which need not give
-  the same weights, is analysed again) and reportgen's code fingerprint (version + source hash);
+- evaluation: the experiment's name (captions name it), its inputs (``plan.inputs_key``:
+  dataset table and the size and modification time of its files, model table and files,
+  training settings, seed, TensorFlow / Keras versions), the trained weights' sha256 (so a model
+  trained again, which need not give the same weights, is analysed again) and reportgen's code
+  fingerprint (version + source hash);
 - analysis: the evaluation key, the analysis name, its validated parameters (defaults included)
   and the report languages (figure labels are drawn in them).
 
@@ -67,8 +68,11 @@ def weights_digest(train_dir: Path) -> str | None:
     return digest
 
 
-def evaluation_key(inputs_key: str, weights: str | None) -> str:
-    return _hash({"inputs": inputs_key, "weights": weights, "code": code_fingerprint()})
+def evaluation_key(experiment: str, inputs_key: str, weights: str | None) -> str:
+    # The experiment's name too: captions and notes name it, so two experiments with the same
+    # inputs never share a result.
+    return _hash({"experiment": experiment, "inputs": inputs_key, "weights": weights,
+                  "code": code_fingerprint()})
 
 
 def analysis_key(evaluation: str, method: str, params: dict[str, Any], languages: list[str]) -> str:

@@ -46,7 +46,7 @@ def evaluation_key_of(plan: ExperimentPlan, out_dir: Path) -> str | None:
         weights = weights_digest(plan.trained_model_dir(out_dir))
         if weights is None:
             return None
-    return evaluation_key(plan.inputs_key, weights)
+    return evaluation_key(plan.name, plan.inputs_key, weights)
 
 
 def planned_analyses(plan: ExperimentPlan, evaluation: str | None,

@@ -15,7 +15,7 @@ import pytest
 
 from reportgen.analyses import registry
 from reportgen.report_types import AnalysisResult, Figure, Msg, Table
-from reportgen.result_cache import ResultCache, analysis_key
+from reportgen.result_cache import ResultCache, analysis_key, evaluation_key
 from tests.conftest import ROOT, TINY_STUDENT, run_cli, tiny_digits_cnn
 
 pytestmark = pytest.mark.slow
@@ -216,6 +216,9 @@ def test_store_is_whole_or_absent(tmp_path, monkeypatch):
 
 
 def test_keys_follow_what_determines_a_result():
+    # Two experiments with the same inputs never share a result (captions name the experiment).
+    assert len({evaluation_key("a", "inputs", None), evaluation_key("b", "inputs", None),
+                evaluation_key("a", "inputs2", None), evaluation_key("a", "inputs", "sha")}) == 4
     base = analysis_key("eval", "gradcam", {"examples": 2}, ["zh-TW", "en"])
     assert base == analysis_key("eval", "gradcam", {"examples": 2}, ["zh-TW", "en"])
     assert len({base, analysis_key("eval2", "gradcam", {"examples": 2}, ["zh-TW", "en"]),
