@@ -318,3 +318,32 @@ model = "named"
     assert (f"--out: the output folder {photos / 'report'} is inside datasets[0].path {photos} "
             "(dataset 'photos')") in done.stderr
     assert not (photos / "report").exists()
+
+
+# ----------------------------------------------------------------------------- check notes
+def test_split_counts_are_remembered_until_the_folder_changes(tmp_path, monkeypatch):
+    """A build keeps each dataset's class counts per split (reportgen.check_memo): the next
+    check lists no labels; an added image makes it count again, with the same warnings as a
+    check without notes."""
+    import reportgen.run.data.load as load_module
+    from reportgen.check_memo import CheckMemo
+
+    _folders(tmp_path / "faces", {"a": 6, "b": 6, "c": 1})
+    path = _manifest(tmp_path, 'path = "faces"')
+    calls = []
+    real = load_module.split_labels
+    monkeypatch.setattr(load_module, "split_labels", lambda *a: calls.append(1) or real(*a))
+
+    def check() -> list[str]:
+        memo = CheckMemo(tmp_path / "notes", remember=True)
+        notes = check_manifest(load_manifest(path), path.parent, memo=memo)
+        memo.flush()
+        return notes
+
+    first = check()
+    assert len(calls) == 1 and any("'c'" in note for note in first)
+    assert check() == first and len(calls) == 1  # remembered: no listing
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "faces" / "c" / "c_new.png")
+    after = check()
+    assert len(calls) == 2
+    assert after == check_manifest(load_manifest(path), path.parent)  # as computed afresh
