@@ -213,10 +213,16 @@ NARROW_SHARE = 0.7  # figures that are not ``wide`` take at most 70% of the body
 _CSS_PX_PER_INCH = 96.0  # an image without a recorded resolution is laid out at 96 px per inch
 
 
+def _fitted_width_mm(natural_mm: float, wide: bool = True) -> float:
+    """The width a figure of natural width ``natural_mm`` prints at: shrunk to the page body
+    (to 70% of it unless ``wide``) when wider."""
+    return min(natural_mm, PAGE_BODY_MM[0] * (1.0 if wide else NARROW_SHARE))
+
+
 def printed_width_in(figure_width_in: float) -> float:
     """Inches a figure ``figure_width_in`` wide (matplotlib) takes on paper when ``wide``: its
     natural size (PRINT_SCALE) or, if that is wider, the page body."""
-    return min(figure_width_in * PRINT_SCALE, PAGE_BODY_MM[0] / 25.4)
+    return _fitted_width_mm(figure_width_in * PRINT_SCALE * 25.4) / 25.4
 
 
 def print_ppi(info: dict) -> float:
@@ -232,8 +238,7 @@ def printed_size_mm(pixels: tuple[int, int], wide: bool = True,
     its natural size at ``ppi`` (:func:`print_ppi`), shrunk to the body width (70% of it
     unless ``wide``)."""
     width_px, height_px = pixels
-    natural = width_px / ppi * 25.4
-    width = min(natural, PAGE_BODY_MM[0] * (1.0 if wide else NARROW_SHARE))
+    width = _fitted_width_mm(width_px / ppi * 25.4, wide)
     return width, height_px * width / width_px
 
 
@@ -273,7 +278,7 @@ def _rows_per_part(n_cols: int, cell_inches: float, extra_width: float, header: 
                    wide: bool) -> int:
     """How many grid rows fit under FIGURE_MAX_HEIGHT_MM at the width the figure is printed."""
     width_in = cell_inches * n_cols + extra_width
-    width_mm = min(width_in * PRINT_SCALE * 25.4, PAGE_BODY_MM[0] * (1.0 if wide else NARROW_SHARE))
+    width_mm = _fitted_width_mm(width_in * PRINT_SCALE * 25.4, wide)
     mm_per_inch = width_mm / width_in  # figure inches → printed mm
     return max(1, int((FIGURE_MAX_HEIGHT_MM / mm_per_inch - header) // cell_inches))
 
