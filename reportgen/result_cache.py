@@ -27,6 +27,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from reportgen.predictions import PREDICTIONS_FILE
 from reportgen.report_types import AnalysisResult, Figure, Msg, Table, from_jsonable, jsonable
 from reportgen.versions import code_fingerprint
 
@@ -34,7 +35,6 @@ EVALUATIONS = "evaluations"
 ANALYSES = "analyses"
 EXPERIMENT_FILE = "experiment.json"
 RESULT_FILE = "result.json"
-PREDICTIONS_FILE = "predictions.npz"
 WEIGHTS_FILE = "model.keras"
 WEIGHTS_DIGEST_FILE = "weights.sha256"
 
