@@ -20,12 +20,14 @@ class Accuracy(Analysis):
 
     def run(self, ctx: AnalysisContext, params: BaseModel) -> AnalysisResult:
         ev = ctx.evaluation
+        interval = (ev.get("intervals") or {}).get("accuracy")
         return AnalysisResult(
             metrics={"accuracy": ev["accuracy"], "correct": ev["correct"], "total": ev["total"],
+                     "accuracy_interval": interval,
+                     "confidence": ev["intervals"]["confidence"] if interval else None,
+                     "accuracy_method": ev["intervals"]["accuracy_method"] if interval else None,
                      "degenerate": ev["degenerate"]},
-            notes=[Msg("Test accuracy: {accuracy} ({correct} of {total} test images correct).",
-                       {"accuracy": f"{ev['accuracy']:.2%}", "correct": ev["correct"],
-                        "total": ev["total"]}),
+            notes=[_accuracy_note(ev, interval),
                    # A model that learned nothing is flagged where its accuracy is read.
                    *degenerate_warnings({**ev, "classes": ctx.classes}),
                    # A class the split left without test (or validation) images is named, with
@@ -33,3 +35,15 @@ class Accuracy(Analysis):
                    *(shortage_msgs(ctx.classes, {s: getattr(ctx.data, s).y for s in SPLITS})
                      if ctx.train is not None else [])],
         )
+
+
+def _accuracy_note(ev: dict, interval: list[float] | None) -> Msg:
+    """The accuracy with its count of correct images and, when the evaluation has it, its
+    Wilson interval (an evaluation made before intervals existed has none)."""
+    params = {"accuracy": f"{ev['accuracy']:.2%}", "correct": ev["correct"], "total": ev["total"]}
+    if interval is None:
+        return Msg("Test accuracy: {accuracy} ({correct} of {total} test images correct).", params)
+    return Msg("Test accuracy: {accuracy} ({correct} of {total} test images correct; {confidence} CI "
+               "{low}–{high}, Wilson).",
+               {**params, "confidence": f"{ev['intervals']['confidence']:.0%}",
+                "low": f"{interval[0] * 100:.2f}", "high": f"{interval[1]:.2%}"})
