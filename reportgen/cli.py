@@ -1,8 +1,9 @@
 """Command line: ``reportgen build``, ``render``, ``init``, ``validate`` and ``analyses``.
 
 Exit codes: 0 all good; 1 the report was written but an experiment failed; 2 bad input
-(manifest, files, options) — nothing was built; 130 interrupted (outputs of the last good
-build are untouched).
+(manifest, files, options) — nothing was built; 3 the report was written but a metric regressed
+against ``--compare-to`` (``--fail-on-drop`` / ``--fail-on-drop-any``); 130 interrupted (outputs
+of the last good build are untouched).
 """
 
 from __future__ import annotations
@@ -84,10 +85,18 @@ def build(
                                           "ray://host:10001); default: start a local Ray."),
     compare_to: Path | None = typer.Option(None, "--compare-to", help="A previous run's "
                                               "metrics.json: adds a 'changes since the last run' "
-                                              "section (accuracy and macro-F1 deltas)."),
+                                              "section (accuracy and macro-F1 deltas, their 95% "
+                                              "intervals and p-values; paired on the same test "
+                                              "images when the previous run's predictions.npz "
+                                              "files are beside it)."),
     fail_on_drop: float | None = typer.Option(None, "--fail-on-drop", min=0, help="With "
-                                                 "--compare-to: exit 3 when any accuracy or "
-                                                 "macro-F1 drops by more than this many points."),
+                                                 "--compare-to: exit 3 when an accuracy or macro-F1 "
+                                                 "drops by more than this many points and the drop "
+                                                 "is significant (not test-set noise)."),
+    fail_on_drop_any: float | None = typer.Option(None, "--fail-on-drop-any", min=0, help="With "
+                                                     "--compare-to: exit 3 when any accuracy or "
+                                                     "macro-F1 drops by more than this many points, "
+                                                     "significant or not."),
     wait: bool = typer.Option(False, "--wait", help="When another build or render is writing "
                               "the output folder, wait for it instead of exiting with code 2."),
 ) -> None:
@@ -96,6 +105,12 @@ def build(
     Progress goes to stderr: live bars on a terminal, timestamped lines elsewhere (CI logs).
     The output paths are printed at the end.
     """
+    if fail_on_drop is not None and fail_on_drop_any is not None:
+        _fail(ConfigError("--fail-on-drop", ["use --fail-on-drop (significant drops) or "
+                                             "--fail-on-drop-any (any drop), not both"]))
+    if fail_on_drop_any is not None and compare_to is None:
+        _fail(ConfigError("--fail-on-drop-any", ["needs --compare-to PREVIOUS/metrics.json (the run "
+                                                 "to compare with)"]))
     _quiet_tensorflow()
     from reportgen.checks import output_problems
     from reportgen.pipeline import BuildInterrupted
@@ -104,6 +119,8 @@ def build(
 
     if out is not None and (problems := output_problems(out)):
         _fail(ConfigError("--out", problems))
+    # Passed only when given: pipeline.build takes it once the gate's wiring lands there.
+    gate = {"fail_on_drop_any": fail_on_drop_any} if fail_on_drop_any is not None else {}
     _interrupt_on_sigterm()
     try:
         # The build's reporter for the long loops below it too (reportgen.progress.track); the
@@ -111,7 +128,8 @@ def build(
         with Progress(quiet=quiet) as progress:
             outcome = run_build(manifest, out=out, only=only or None, force=force,
                                 progress=progress, executor=executor.value, address=address,
-                                compare_to=compare_to, fail_on_drop=fail_on_drop, wait=wait)
+                                compare_to=compare_to, fail_on_drop=fail_on_drop, wait=wait,
+                                **gate)
     except ReportgenError as exc:
         _fail(exc)
     except KeyboardInterrupt as exc:
@@ -129,8 +147,10 @@ def build(
                    f"see the report and {outcome.out_dir / 'experiments'}/<name>/error.log", err=True)
         raise typer.Exit(EXIT_EXPERIMENT_FAILED)
     if outcome.regressions:
-        typer.echo(f"error: {len(outcome.regressions)} regression(s) against {compare_to} "
-                   f"(more than {fail_on_drop:g} points): " + "; ".join(outcome.regressions), err=True)
+        drops = (f"significant drops of more than {fail_on_drop:g} points" if fail_on_drop is not None
+                 else f"drops of more than {fail_on_drop_any:g} points")
+        typer.echo(f"error: {len(outcome.regressions)} regression(s) against {compare_to} ({drops}): "
+                   + "; ".join(outcome.regressions), err=True)
         raise typer.Exit(EXIT_REGRESSION)
 
 
