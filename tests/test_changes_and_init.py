@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from statsmodels.stats.proportion import proportion_confint
 
 from reportgen.errors import ConfigError
 from tests.conftest import run_cli, run_reportgen
@@ -53,29 +54,39 @@ def test_compare_to_reports_deltas_and_fails_on_a_drop(tmp_path):
     first = run_cli("build", manifest, "-q")
     assert first.returncode == 0, first.stderr
     now = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))["experiments"]
-    # A doctored previous run: a was 5 points better, b 1 point worse than now.
+    # A doctored previous run (its metrics.json only, so the gate judges by this run's Wilson
+    # interval): a was better than the top of this run's interval (a significant drop), b 3
+    # points better (a drop within the noise of this small test set).
+    images = sum(v["support"] for v in now["a"]["per_class"].values())
+    high = proportion_confint(round(now["a"]["accuracy"] * images), images, alpha=0.05,
+                              method="wilson")[1]
+    assert high + 0.01 <= 1 and now["b"]["accuracy"] + 0.03 <= 1, (now["a"]["accuracy"], images)
     previous = {"experiments": {
-        "a": {"accuracy": now["a"]["accuracy"] + 0.05, "macro_avg": {"f1": now["a"]["macro_avg"]["f1"]}},
-        "b": {"accuracy": now["b"]["accuracy"] - 0.01, "macro_avg": {"f1": now["b"]["macro_avg"]["f1"]}},
+        "a": {"accuracy": high + 0.01, "macro_avg": {"f1": now["a"]["macro_avg"]["f1"]}},
+        "b": {"accuracy": now["b"]["accuracy"] + 0.03, "macro_avg": {"f1": now["b"]["macro_avg"]["f1"]}},
         "gone": {"accuracy": 0.5, "macro_avg": {"f1": 0.5}}}}
     previous_path = tmp_path / "previous.json"
     previous_path.write_text(json.dumps(previous), encoding="utf-8")
+    drop_a = (high + 0.01 - now["a"]["accuracy"]) * 100
 
     done = run_reportgen("build", manifest, "-q", "--compare-to", previous_path, "--fail-on-drop", "2")
     assert done.returncode == 3, done.stderr
-    assert "a: accuracy dropped 5.0 points" in done.stderr and "Traceback" not in done.stderr
+    assert f"a: accuracy dropped {drop_a:.1f} points" in done.stderr and "Traceback" not in done.stderr
+    assert "outside this run's 95% Wilson interval" in done.stderr and "b: accuracy" not in done.stderr
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
     records = {r["experiment"]: r for r in metrics["comparison"]["changes"]["experiments"]}
     assert set(records) == {"a", "b"}
-    assert records["a"]["accuracy"]["delta_points"] == pytest.approx(-5.0)
-    assert records["b"]["accuracy"]["delta_points"] == pytest.approx(1.0)
+    assert records["a"]["accuracy"]["delta_points"] == pytest.approx(-drop_a)
+    assert records["b"]["accuracy"]["delta_points"] == pytest.approx(-3.0)
     assert records["a"]["macro_f1"]["delta_points"] == pytest.approx(0.0)
+    assert records["a"]["evidence"]["kind"] == "interval" and records["a"]["accuracy"]["significant"]
+    assert not records["b"]["accuracy"]["significant"]
     assert records["a"]["regression"] and not records["b"]["regression"]
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    assert "-5.0" in html and "+1.0" in html
+    assert f"-{drop_a:.1f}" in html and "-3.0" in html
 
     assert run_cli("build", manifest, "-q", "--compare-to", previous_path,
-                      "--fail-on-drop", "6").returncode == 0
+                      "--fail-on-drop", f"{drop_a + 1:.0f}").returncode == 0
     missing = run_cli("build", manifest, "-q", "--compare-to", tmp_path / "nope.json")
     assert missing.returncode == 2 and "--compare-to" in missing.stderr and "nope.json" in missing.stderr
     alone = run_cli("build", manifest, "-q", "--fail-on-drop", "2")
