@@ -238,3 +238,12 @@ def test_the_two_rules_exclude_each_other(tmp_path):
     assert both.returncode == 2 and "not both" in both.stderr
     alone = run_cli("build", tmp_path / "experiments.toml", "--fail-on-drop-any", "2")
     assert alone.returncode == 2 and "needs --compare-to" in alone.stderr
+
+
+def test_a_damaged_previous_predictions_file_falls_back_to_intervals(tmp_path):
+    path = _write_previous(tmp_path, {"e": SMALL_BEFORE, "f": SMALL_BEFORE})
+    npz = path.parent / "experiments" / "e" / PREDICTIONS_FILE
+    npz.write_bytes(npz.read_bytes()[:100])  # a copy cut short
+    (path.parent / "experiments" / "f" / PREDICTIONS_FILE).write_bytes(b"")
+    previous = load_previous(path)
+    assert previous["e"]["predictions"] is None and previous["f"]["predictions"] is None

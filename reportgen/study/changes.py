@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,10 @@ def _table(entry: dict[str, Any], key: str, kind: type) -> Any:
 def _previous_predictions(metrics_path: Path, name: str) -> RunPredictions | None:
     if Path(name).name != name:  # only an experiment's own folder, never a path out of it
         return None
-    return read_predictions(metrics_path.parent / "experiments" / name / PREDICTIONS_FILE)
+    try:
+        return read_predictions(metrics_path.parent / "experiments" / name / PREDICTIONS_FILE)
+    except (zipfile.BadZipFile, EOFError):  # truncated or empty: read_predictions lets these out
+        return None
 
 
 def _is_number(value: Any) -> bool:
