@@ -8,6 +8,7 @@ repeats also ``y_pred_runs`` (runs, images), row 0 the representative run, and `
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ def read_predictions(path: Path) -> RunPredictions | None:
                 seeds = tuple(int(s) for s in data["seeds"])
             else:
                 runs, seeds = np.asarray(data["y_pred"], dtype=np.int64)[None], ()
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
     if runs.ndim != 2 or runs.shape[1] != len(y_true):
         return None

@@ -172,14 +172,16 @@ def test_pdf_classification_table_equals_sklearn(built):
     expected = classification_report(pred["y_true"], pred["y_pred"], labels=list(range(len(classes))),
                                       target_names=classes, output_dict=True, zero_division=0)
     text = _pdf_text(built)
-    row = r"\s+(\d\.\d{4})\s+(\d\.\d{4})\s+(\d\.\d{4})\s+(\d+)"
+    # precision, recall, F1, the F1 interval (two decimals, around the F1), support
+    row = r"\s+(\d\.\d{4})\s+(\d\.\d{4})\s+(\d\.\d{4})\s+(\d\.\d{2})–(\d\.\d{2})\s+(\d+)"
     for name in classes:
         match = re.search(rf"^{re.escape(name)}{row}\s*$", text, re.MULTILINE)
         assert match, f"no table row for class {name}"
-        p, r, f, s = match.groups()
+        p, r, f, low, high, s = match.groups()
         e = expected[name]
         assert (p, r, f, int(s)) == (f"{e['precision']:.4f}", f"{e['recall']:.4f}",
                                      f"{e['f1-score']:.4f}", e["support"])
+        assert float(low) - 0.005 <= e["f1-score"] <= float(high) + 0.005
     macro = re.search(rf"Macro average{row}", text)
     assert macro and macro.group(3) == f"{expected['macro avg']['f1-score']:.4f}"
     weighted = re.search(rf"Weighted average{row}", text)
