@@ -219,14 +219,12 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
         ctx.evaluation["training_check"] = evaluate.training_check(history, len(classes), data.val.y)
     outcome.evaluation = ctx.evaluation if data.labelled else {}
     timings["predict"] = time.perf_counter() - stage
-    stage = time.perf_counter()
-    repeats = Repeats()
+    stage, repeats = time.perf_counter(), Repeats()
     if len(plan.seeds) > 1:
         repeats = run_repeats(plan, data, classes, preprocess, normalization, out_dir, force, progress,
                               lambda seed: _fresh_model(plan, classes, base_dir, out_dir, progress, seed)[0],
                               _trusts_code(plan))
-        ctx.repeat_histories = repeats.histories
-        timings["repeats"] = time.perf_counter() - stage
+        ctx.repeat_histories, timings["repeats"] = repeats.histories, time.perf_counter() - stage
     write_predictions(experiment_dir, ctx.y_true, ctx.y_pred, ctx.test_probabilities,
                       *([np.stack([ctx.y_pred, *repeats.y_pred]), plan.seeds] if repeats.runs else []))
     # Every run's model is cached by now: their weights' hashes are part of every result's key.
@@ -240,7 +238,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
         outcome.evaluation = {**outcome.evaluation,
                               "repeats": summary([first, *repeats.runs]) if repeats.runs else None,
                               "test_set": tested_images(plan.dataset, list(plan.data_files), plan.seed,
-                                                        [classes[int(i)] for i in ctx.y_true])}
+                                                        np.asarray(classes)[ctx.y_true].tolist())}
     timings["analyses"] = {a.name: a.seconds for a in outcome.analyses}
     timings["total"] = time.perf_counter() - start
     return outcome
