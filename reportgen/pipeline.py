@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from reportgen import __version__
 from reportgen.analyses.base import AnalysisContext
 from reportgen.artifacts import write_json_atomic
@@ -24,7 +26,8 @@ from reportgen.config.schema import Manifest
 from reportgen.errors import ConfigError, DataError, ModelError, ReportgenError
 from reportgen.executors import reap_orphaned_ray, run_plans
 from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome, failed_outcome
-from reportgen.plan import ExperimentPlan, make_plan, trained_model_dir
+from reportgen.plan import ExperimentPlan, make_plan, tested_images, trained_model_dir
+from reportgen.predictions import write_predictions
 from reportgen.progress import Progress
 from reportgen.publish import (
     discard_unless_published,
@@ -43,12 +46,13 @@ from reportgen.records import (
     write_record,
 )
 from reportgen.render import render_outputs
+from reportgen.repeats import Repeats, run_repeats, run_scores, summary
 from reportgen.report_types import jsonable
 from reportgen.result_cache import ResultCache
 from reportgen.reuse import (
     PlannedAnalysis,
-    evaluation_key_of,
     planned_analyses,
+    result_keys,
     results_cache,
     reused_outcome,
     store_evaluation,
@@ -145,10 +149,7 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
         train.seed_everything(plan.seed)
         meta, normalization = {}, None
         with devices.strategy_scope():
-            if plan.parents:
-                model, outcome.transfer = _model_from_parent(plan, classes, base_dir, out_dir, progress)
-            else:
-                model = models.build_model(plan.model, len(classes), base_dir)
+            model, outcome.transfer = _fresh_model(plan, classes, base_dir, out_dir, progress, plan.seed)
         history = None
     timings["build_model"] = time.perf_counter() - stage
     height, width, channels = models.model_input_shape(model)
@@ -218,19 +219,44 @@ def run_experiment(plan: ExperimentPlan, base_dir: Path, out_dir: Path, language
         ctx.evaluation["training_check"] = evaluate.training_check(history, len(classes), data.val.y)
     outcome.evaluation = ctx.evaluation if data.labelled else {}
     timings["predict"] = time.perf_counter() - stage
-    _save_predictions(experiment_dir, ctx)
-    # The trained model is cached by now: its weights' hash is part of every result's key.
-    evaluation = evaluation_key_of(plan, out_dir)
-    outcome.cache["results_key"] = evaluation
-    outcome.analyses = _run_analyses(ctx, planned_analyses(plan, evaluation, languages),
+    stage, repeats = time.perf_counter(), Repeats()
+    if len(plan.seeds) > 1:
+        repeats = run_repeats(plan, data, classes, preprocess, normalization, out_dir, force, progress,
+                              lambda seed: _fresh_model(plan, classes, base_dir, out_dir, progress, seed)[0],
+                              _trusts_code(plan))
+        ctx.repeat_histories, timings["repeats"] = repeats.histories, time.perf_counter() - stage
+    write_predictions(experiment_dir, ctx.y_true, ctx.y_pred, ctx.test_probabilities,
+                      *([np.stack([ctx.y_pred, *repeats.y_pred]), plan.seeds] if repeats.runs else []))
+    # Every run's model is cached by now: their weights' hashes are part of every result's key.
+    keys = result_keys(plan, out_dir)
+    outcome.cache["results_key"] = keys.evaluation if keys is not None else None
+    outcome.analyses = _run_analyses(ctx, planned_analyses(plan, keys, languages),
                                      results_cache(out_dir), force, progress)
+    if data.labelled:  # in the record and the cached evaluation entry, not in the analyses' input
+        first = run_scores(plan.seed, ctx.y_true, ctx.y_pred, classes, history,
+                           outcome.cache.get("train_seconds"), cached is not None)
+        outcome.evaluation = {**outcome.evaluation,
+                              "repeats": summary([first, *repeats.runs]) if repeats.runs else None,
+                              "test_set": tested_images(plan.dataset, list(plan.data_files), plan.seed,
+                                                        np.asarray(classes)[ctx.y_true].tolist())}
     timings["analyses"] = {a.name: a.seconds for a in outcome.analyses}
     timings["total"] = time.perf_counter() - start
     return outcome
 
 
+def _fresh_model(plan: ExperimentPlan, classes: list[str], base_dir: Path, out_dir: Path,
+                 progress: Progress, seed: int) -> tuple[Any, dict[str, Any]]:
+    """The untrained model of a run with training seed ``seed`` (after ``seed_everything``): built
+    from the model table, or the parent's for a chain; and the transfer record."""
+    if plan.parents:
+        return _model_from_parent(plan, classes, base_dir, out_dir, progress, seed)
+    from reportgen.run import models
+
+    return models.build_model(plan.model, len(classes), base_dir), {}
+
+
 def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path, out_dir: Path,
-                       progress: Progress) -> tuple[Any, dict[str, Any]]:
+                       progress: Progress, seed: int) -> tuple[Any, dict[str, Any]]:
     """The parent's trained model (or model file), re-headed for this experiment's classes."""
     from reportgen.run import models, train
     from reportgen.run.classes import dataset_aliases, experiment_classes, parent_names_in_child_spelling
@@ -254,7 +280,7 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
     renamed = parent_names_in_child_spelling(parent_classes, classes, aliases)
     # Output weights carry over only from a Dense class layer (none from a convolution head).
     kept = kept_classes(model, renamed, classes)
-    model = rehead(model, renamed, classes, plan.seed)
+    model = rehead(model, renamed, classes, seed)
     replaced = renamed != classes
     progress.say(f"starting from {parent!r}" + (f": new head for {len(classes)} classes, "
                                                 f"{len(shared)} shared by name, {len(kept)} keep their "
@@ -266,17 +292,6 @@ def _model_from_parent(plan: ExperimentPlan, classes: list[str], base_dir: Path,
 def _trusts_code(plan: ExperimentPlan) -> bool:
     """The model's file was allowed to run its own code (``trust_code``): so is its cached copy."""
     return bool(getattr(plan.model, "trust_code", False))
-
-
-def _save_predictions(experiment_dir: Path, ctx: AnalysisContext) -> None:
-    """y_true / y_pred / probabilities of the test set, for checking the report's numbers."""
-    import numpy as np
-
-    experiment_dir.mkdir(parents=True, exist_ok=True)
-    tmp = experiment_dir / "predictions.tmp.npz"
-    np.savez_compressed(tmp, y_true=ctx.y_true, y_pred=ctx.y_pred,
-                        probabilities=ctx.test_probabilities)
-    tmp.replace(experiment_dir / "predictions.npz")
 
 
 def _failed(plan: ExperimentPlan, exc: BaseException, stage_dir: Path, elapsed: float) -> ExperimentOutcome:

@@ -39,6 +39,10 @@ class ExperimentPlan:
     """Cache key of the ``init_from`` experiment (None: it is a model file evaluated as is)."""
     parent_dataset: Any = None
     """Dataset spec of the ``init_from`` experiment (its class names)."""
+    repeat_keys: tuple[str, ...] = ()
+    """Cache keys of the seeded repeats 1..N−1 (``repeats = N``); run 0's is ``cache_key``."""
+    data_files: tuple[str, ...] = ()
+    """Fingerprints of the dataset's files when the plan was made (see ``tested_images``)."""
 
     @property
     def name(self) -> str:
@@ -48,9 +52,19 @@ class ExperimentPlan:
     def trains(self) -> bool:
         return self.spec.train is not None
 
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The training seed of each run: ``seed + r`` for run r (the data split always uses
+        ``seed``, so every run is tested on the same images)."""
+        return tuple(self.seed + r for r in range(1 + len(self.repeat_keys)))
+
     def trained_model_dir(self, out_dir: Path) -> Path | None:
         """Where the trained model is cached (None: nothing to train)."""
         return trained_model_dir(out_dir, self.name, self.cache_key) if self.cache_key else None
+
+    def repeat_model_dir(self, out_dir: Path, run: int) -> Path:
+        """Where run ``run`` (1..N−1) of the seeded repeats is cached."""
+        return trained_model_dir(out_dir, self.name, self.repeat_keys[run - 1])
 
 
 def trained_model_dir(out_dir: Path, name: str, key: str) -> Path:
@@ -64,12 +78,21 @@ def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_di
     so retraining a parent retrains its descendants); for an experiment that does not train,
     of everything its evaluation reads. Versions come from package metadata: no TensorFlow
     import (see reportgen.versions)."""
+    return run_keys(_key_payload(spec, dataset, model, seed, base_dir, parent_key), 1)[0]
+
+
+def data_fingerprints(dataset: Any, base_dir: Path) -> list[str]:
+    """Every file and folder the dataset table names (label lists and vote files included)."""
+    return [fingerprint(path) for path in data_paths(dataset, base_dir)]
+
+
+def _key_payload(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_dir: Path,
+                 parent_key: str | None, data_files: list[str] | None = None) -> dict[str, Any]:
     payload = {
         "cache_version": CACHE_VERSION,
         # How images reach training (streamed or in memory) does not change the weights.
         "dataset": dataset.model_dump(mode="json", exclude={"stream"}),
-        # Every file and folder the dataset table names (label lists and vote files included).
-        "data_files": [fingerprint(path) for path in data_paths(dataset, base_dir)],
+        "data_files": data_fingerprints(dataset, base_dir) if data_files is None else data_files,
         "model": model.model_dump(mode="json"),
         # The files a model is made from: a model file, a python builder, a weight file.
         "model_files": [fingerprint(path) for path in model_paths(model, base_dir)],
@@ -83,8 +106,28 @@ def cache_key(spec: ExperimentSpec, dataset: Any, model: Any, seed: int, base_di
         # A model file trains on labels in its own output order (matched by class name), not
         # the dataset's; only these keys change, so other cached models stay valid.
         payload["labels"] = "model output order"
+    return payload
+
+
+def _digest(payload: dict[str, Any]) -> str:
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def run_keys(payload: dict[str, Any], runs: int) -> list[str]:
+    """The cache key of each seeded run: run 0 trains with the report seed and its key is the
+    key of a build without repeats (caches stay valid); run r adds its training seed."""
+    return [_digest(payload)] + [_digest({**payload, "training_seed": payload["seed"] + r})
+                                 for r in range(1, runs)]
+
+
+def tested_images(dataset: Any, data_files: list[str], seed: int, true_names: list[str]) -> dict[str, Any]:
+    """``{"key", "images"}``: equal keys ⇔ the same test images in the same order (the dataset
+    table without its name, the data files, the split seed and the true class names in test
+    order), so paired tests compare experiments only on the same images."""
+    payload = {"dataset": dataset.model_dump(mode="json", exclude={"name", "stream"}),
+               "data_files": data_files, "seed": seed, "labels": true_names}
+    return {"key": _digest(payload), "images": len(true_names)}
 
 
 def _with_ancestors(manifest: Manifest, only: list[str]) -> set[str]:
@@ -118,11 +161,17 @@ def make_plan(manifest: Manifest, base_dir: Path, only: list[str] | None = None)
         dataset, model = manifest.dataset(spec.dataset), manifest.model(spec.model)
         parent = plans.get(spec.init_from) if spec.init_from else None
         parent_key = (parent.cache_key or parent.name) if parent else None
-        key = cache_key(spec, dataset, model, manifest.report.seed, base_dir, parent_key)
+        seed = manifest.report.seed
+        files = data_fingerprints(dataset, base_dir)
+        # Repeats of a chain's child all start from the parent's representative (run 0) model.
+        keys = run_keys(_key_payload(spec, dataset, model, seed, base_dir, parent_key, files),
+                        spec.repeats if spec.train else 1)
+        key = keys[0]
         plans[spec.name] = ExperimentPlan(
             index[spec.name], spec, dataset, model, manifest.report.seed,
             key if spec.train else None, inputs_key=key,
             parents=(spec.init_from,) if spec.init_from else (),
             parent_key=parent.cache_key if parent else None,
-            parent_dataset=parent.dataset if parent else None)
+            parent_dataset=parent.dataset if parent else None, repeat_keys=tuple(keys[1:]),
+            data_files=tuple(files))
     return list(plans.values())

@@ -7,10 +7,12 @@ Keys (sha256, see :func:`evaluation_key`, :func:`analysis_key`):
 - evaluation: the experiment's name (captions name it), its inputs (``plan.inputs_key``:
   dataset table and the size and modification time of its files, model table and files,
   training settings, seed, TensorFlow / Keras versions), the trained weights' sha256 (so a model
-  trained again, which need not give the same weights, is analysed again) and reportgen's code
-  fingerprint (version + source hash);
-- analysis: the evaluation key, the analysis name, its validated parameters (defaults included)
-  and the report languages (figure labels are drawn in them).
+  trained again, which need not give the same weights, is analysed again; with seeded repeats
+  every run's, so a change of ``repeats`` evaluates again) and reportgen's code fingerprint
+  (version + source hash);
+- analysis: the evaluation key (of the representative run's weights alone unless the analysis
+  reads the repeats, see ``reuse.ResultKeys``), the analysis name, its validated parameters
+  (defaults included) and the report languages (figure labels are drawn in them).
 
 Layout under ``OUT/cache``: ``evaluations/<key>/`` (``experiment.json``: what the experiment's
 record needs besides its analyses, and ``predictions.npz``) and ``analyses/<key>/``
@@ -68,7 +70,9 @@ def weights_digest(train_dir: Path) -> str | None:
     return digest
 
 
-def evaluation_key(experiment: str, inputs_key: str, weights: str | None) -> str:
+def evaluation_key(experiment: str, inputs_key: str, weights: str | list[str] | None) -> str:
+    """``weights``: the trained model's sha256, each seeded run's in seed order, or None for a
+    model evaluated as loaded."""
     # The experiment's name too: captions and notes name it, so two experiments with the same
     # inputs never share a result.
     return _hash({"experiment": experiment, "inputs": inputs_key, "weights": weights,

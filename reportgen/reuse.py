@@ -39,17 +39,38 @@ def results_cache(out_dir: Path) -> ResultCache:
     return ResultCache(out_dir / "cache")
 
 
-def evaluation_key_of(plan: ExperimentPlan, out_dir: Path) -> str | None:
-    """The experiment's evaluation key; None when it trains and no trained model is cached yet."""
-    weights = None
-    if plan.trains:
-        weights = weights_digest(plan.trained_model_dir(out_dir))
-        if weights is None:
-            return None
-    return evaluation_key(plan.name, plan.inputs_key, weights)
+@dataclass(frozen=True)
+class ResultKeys:
+    """The result cache keys of one experiment (equal without seeded repeats)."""
+
+    evaluation: str
+    """Of every run's trained weights: the evaluation entry (with the repeats' scores) and the
+    analyses that read the repeats."""
+    representative: str
+    """Of the representative run's (run 0's) weights: every other analysis, so a change of
+    ``repeats`` recomputes only what reads the repeats."""
+
+    def of(self, analysis: type[Analysis]) -> str:
+        return self.evaluation if analysis.reads_repeats else self.representative
 
 
-def planned_analyses(plan: ExperimentPlan, evaluation: str | None,
+def result_keys(plan: ExperimentPlan, out_dir: Path) -> ResultKeys | None:
+    """The experiment's result keys; None when it trains and a run's model is not cached yet."""
+    if not plan.trains:
+        key = evaluation_key(plan.name, plan.inputs_key, None)
+        return ResultKeys(key, key)
+    folders = [plan.trained_model_dir(out_dir)] + [plan.repeat_model_dir(out_dir, r)
+                                                   for r in range(1, len(plan.seeds))]
+    digests = [weights_digest(folder) for folder in folders]
+    if None in digests:
+        return None
+    # Run 0 alone keys exactly as a build without repeats does (its cached results stay valid).
+    representative = evaluation_key(plan.name, plan.inputs_key, digests[0])
+    every = evaluation_key(plan.name, plan.inputs_key, digests) if len(digests) > 1 else representative
+    return ResultKeys(every, representative)
+
+
+def planned_analyses(plan: ExperimentPlan, keys: ResultKeys | None,
                      languages: list[str]) -> list[PlannedAnalysis]:
     planned = []
     for spec in plan.spec.analysis_specs():
@@ -58,8 +79,8 @@ def planned_analyses(plan: ExperimentPlan, evaluation: str | None,
             params = cls.Params.model_validate(spec.params)
         except ValidationError:
             params = None
-        key = (analysis_key(evaluation, spec.method, params.model_dump(mode="json"), languages)
-               if evaluation is not None and params is not None else None)
+        key = (analysis_key(keys.of(cls), spec.method, params.model_dump(mode="json"), languages)
+               if keys is not None and params is not None else None)
         planned.append(PlannedAnalysis(spec.method, cls, spec.params, params, key))
     return planned
 
@@ -70,14 +91,14 @@ def reused_outcome(plan: ExperimentPlan, out_dir: Path, stage_dir: Path,
     build's generation ``stage_dir``; None unless the evaluation and every analysis hit."""
     start = time.perf_counter()
     cache = results_cache(out_dir)
-    evaluation = evaluation_key_of(plan, out_dir)
-    if evaluation is None:
+    keys = result_keys(plan, out_dir)
+    if keys is None:
         return None
-    analyses = planned_analyses(plan, evaluation, languages)
+    analyses = planned_analyses(plan, keys, languages)
     if not all(a.key is not None and cache.has_analysis(a.key) for a in analyses):
         return None
     experiment_dir = stage_dir / "experiments" / plan.name
-    entry = cache.load_evaluation(evaluation, experiment_dir)
+    entry = cache.load_evaluation(keys.evaluation, experiment_dir)
     if entry is None:
         return None
     outcome = ExperimentOutcome(plan, reused=True,

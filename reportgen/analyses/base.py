@@ -57,6 +57,10 @@ class AnalysisContext:
     languages: list[str]
     train: Any = None  # TrainSpec of the experiment, None for a model evaluated as loaded
     stages: list[dict[str, Any]] = field(default_factory=list)  # one record per training stage
+    repeat_histories: list[dict[str, list[float]]] = field(default_factory=list)
+    """Training histories of the seeded repeats 1..N−1 (seeds ``seed + 1`` …), in seed order;
+    ``history`` is the representative run's (run 0, ``seed``). Empty without repeats. An
+    analysis that reads it sets ``reads_repeats``."""
     batch_size: int = 256
     _shared: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -136,6 +140,9 @@ class Analysis(ABC):
     Params: ClassVar[type[Params]] = NoParams
     needs_labels: ClassVar[bool] = False
     """True when the analysis compares predictions with true labels (not for ``images`` data)."""
+    reads_repeats: ClassVar[bool] = False
+    """True when the analysis reads the seeded repeats (``ctx.repeat_histories``): its cached
+    result is then keyed by every run's weights, else by the representative run's alone."""
 
     @abstractmethod
     def run(self, ctx: AnalysisContext, params: Params) -> AnalysisResult:

@@ -8,8 +8,9 @@ Each key is a ``[experiments.train]`` option; its value is a list of values or a
 ``label = value`` (``"none"`` removes the option). The experiment becomes one variant per
 combination, named ``<name>-<label>-<label>…`` (list labels: ``<key>_on``/``<key>_off`` for
 booleans, ``<key>_<value>`` otherwise), each remembering its grid and labels for the
-comparison chapter. Expansion happens on the raw TOML, before validation, so every variant is
-validated like a hand-written experiment.
+comparison chapter; every other key of the entry (``repeats`` included) is the variants' too.
+Expansion happens on the raw TOML, before validation, so every variant is validated like a
+hand-written experiment.
 """
 
 from __future__ import annotations

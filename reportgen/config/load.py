@@ -111,6 +111,10 @@ def _cross_reference_problems(manifest: Manifest, known: dict[str, list[str] | N
             found.add(f"{where}.train: required because model {exp.model!r} is built from "
                       f"scratch (only trained models — kind = \"file\", or an application with "
                       f"include_top and its weights — can be evaluated without training)", i)
+        if exp.repeats > 1 and exp.train is None:
+            found.add(f"{where}.repeats: {exp.repeats} seeded runs need train; without it the model "
+                      "is evaluated as loaded, and a model evaluated as loaded gives the same "
+                      "predictions every time (remove repeats, or add train)")
         if exp.dataset in dataset_names and exp.model in model_names \
                 and manifest.dataset(exp.dataset).kind in UNLABELLED_KINDS:
             for problem in _inspection_problems(manifest, i, exp):

@@ -189,6 +189,7 @@ class AnalysisSpec(BaseModel):
 DEFAULT_ANALYSES = ["accuracy", "classification_report", "confusion_matrix", "training_curves"]
 DEFAULT_INSPECTION_ANALYSES = ["top_k"]
 UNLABELLED_KINDS = {"images"}
+MAX_REPEATS = 20
 
 
 class ExperimentSpec(Strict):
@@ -205,6 +206,12 @@ class ExperimentSpec(Strict):
     analyses: list[str | AnalysisSpec] = Field(default_factory=lambda: list(DEFAULT_ANALYSES))
     """Analyses to run, by name or as ``{ method = "…", option = … }``. Default: the metric
     analyses, or ``["top_k"]`` on unlabelled ``images`` data."""
+    repeats: int = Field(1, ge=1, le=MAX_REPEATS)
+    """Train this many times with seeds ``report.seed``, ``report.seed + 1``, …: the record holds
+    each run's scores with their mean and standard deviation, the training curves show the mean
+    over the seeds with a band; the confusion matrix and explanations are the first run's (the
+    report seed). The data split always uses the report seed, so every run is tested on the same
+    images. Needs ``train``; a grid's variants inherit it."""
     init_from: str | None = None
     """Start from the trained model of this experiment (a transfer chain): its weights are
     copied, the head is replaced when the class sets differ (shared class names keep their

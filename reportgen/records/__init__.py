@@ -66,9 +66,11 @@ def experiment_record(outcome: ExperimentOutcome, out_dir: Path) -> dict[str, An
         "class_match": outcome.class_match or None,
     }
     ev = outcome.evaluation
+    # intervals: run/evaluate.py's; repeats and test_set: the build's (reportgen.repeats, plan).
     record.update({key: ev.get(key) for key in ("accuracy", "per_class", "macro_avg", "weighted_avg",
                                                 "confusion_matrix", "most_confused", "best_worst",
-                                                "degenerate", "training_check")})
+                                                "degenerate", "training_check", "intervals",
+                                                "repeats", "test_set")})
     record.update({
         "data": outcome.data_summary,
         "model_info": outcome.model_summary,

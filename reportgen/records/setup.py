@@ -93,6 +93,13 @@ def _train_rows(outcome: ExperimentOutcome) -> list[tuple[Msg, Any]]:
                                                     {"parent": t["parent"]})))
     if outcome.history:
         rows.append((Msg("Epochs run"), len(outcome.history.get("loss", []))))
+    repeats = outcome.evaluation.get("repeats")
+    if repeats:
+        seeds = repeats["seeds"]
+        rows.append((Msg("Repeats"), Msg("{count} seeds ({seeds}); confusion matrix and explanations "
+                                         "from seed {seed}",
+                                         {"count": len(seeds), "seeds": ", ".join(map(str, seeds)),
+                                          "seed": repeats["representative_seed"]})))
     if outcome.cache:
         seconds = f"{outcome.cache.get('train_seconds') or 0:.1f}"
         rows.append((Msg("Trained model"),
