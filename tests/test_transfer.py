@@ -280,7 +280,8 @@ def test_chain_builds_and_changing_the_parent_retrains_only_its_descendants(tmp_
     assert [s["experiment"] for s in chain] == ["parent", "child"]
     # the child is tested on another dataset's images: no change against its parent is computed
     assert chain[1]["comparable"] is False and chain[1]["delta_points"] is None
-    assert [s["accuracy"] for s in chain] == [second["experiments"][n]["accuracy"] for n in ("parent", "child")]
+    accuracies = [second["experiments"][n]["accuracy"] for n in ("parent", "child")]
+    assert [s["accuracy"] for s in chain] == accuracies
 
 
 # ------------------------------------------------------------------------ example manifests
