@@ -4,6 +4,9 @@ checked against SciPy / statsmodels computed here."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.stats import binomtest, ttest_rel
@@ -121,7 +124,8 @@ def test_holm_is_applied_over_the_grid_and_stated(tmp_path):
     assert text[1].startswith("No significant difference between g-a and g-base (+4.5 points")
     assert text[1].endswith(f"McNemar p = 0.035; Holm-adjusted {_p(reference[0])}).")
     assert text[2].startswith("g-b improves test accuracy over g-base by 11.5 points")
-    assert section.tables[0].columns[-2].msgid == "p (Holm)"
+    assert section.tables[0].columns[-2].msgid == "p (Holm-adjusted p)"
+    assert section.tables[0].rows[1][-2] == f"0.035 ({reference[0]:.3f})"
     # "best": b against each other variant, Holm over those three comparisons
     b = variants["b"]
     top = [binomtest(int((b & ~o).sum()), int((b ^ o).sum())).pvalue
@@ -235,3 +239,63 @@ def test_p_values_are_written_as_agreed():
     assert [p_phrase(p) for p in (0.0042, 0.0004, 0.035, 0.0496, 0.5)] == [
         "p = 0.004", "p < 0.001", "p = 0.035", "p = 0.0496", "p = 0.500"]
     assert p_value(0.0004) == "< 0.001"
+
+
+def test_the_widest_grid_table_is_not_cut_on_the_a4_page(tmp_path):
+    """Two grid keys, repeats (the longest accuracy cells) and the Holm column: rendered to PDF
+    through `reportgen render`, every word of the table lies inside the page body."""
+    pdfplumber = pytest.importorskip("pdfplumber")
+    import json
+    import shutil
+
+    from reportgen.figures import PAGE_BODY_MM
+    from reportgen.render import render_folder
+
+    gains = [range(160, 166), range(160, 172), range(160, 185), range(185, 197)]
+    grid = "augmentation_and_normalisation"
+    records, predictions = [], {}
+    for k, gain in enumerate(gains):
+        runs = [_correct(gain, range(r)) for r in range(3)]
+        name = f"{grid}-variant_{k}_with_a_long_name"
+        labels = {"augmentation": ["none", "flip_rotate_zoom"][k % 2],
+                  "normalisation": ["off", "per_image"][k // 2]}
+        records.append(_record(name, runs, grid={"of": grid, "labels": labels}))
+        predictions[name] = _predictions(runs, (42, 43, 44))
+    result = study(records, tmp_path / "figures", ["zh-TW", "en"], predictions=predictions)
+    sections = result.section_records()
+    section = next(s for s in sections if s["key"] == f"grid-{grid}")
+    section["figures"] = []
+    table = section["tables"][0]
+    assert len(table["columns"]) == 8
+
+    out = tmp_path / "out"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "render", out)
+    manifest = out / "experiments.toml"
+    header = manifest.read_text(encoding="utf-8")
+    manifest.write_text(header.replace('formats = ["html"]', 'formats = ["pdf"]'), encoding="utf-8")
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    metrics["manifest"] = str(manifest)
+    metrics["comparison"] = {section["key"]: section["metrics"]}
+    (out / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    (out / "comparison" / "record.json").write_text(json.dumps([section]), encoding="utf-8")
+    figure = out / "experiments" / "faces" / "figures" / "cm.png"
+    figure.parent.mkdir(parents=True)
+    from PIL import Image
+
+    Image.new("RGB", (6, 4), (200, 10, 10)).save(figure)
+    render_folder(out)
+
+    mm = 72 / 25.4
+    with pdfplumber.open(out / "report.pdf") as pdf:
+        side = (pdf.pages[0].width - PAGE_BODY_MM[0] * mm) / 2
+        words = [(w, page) for page in pdf.pages for w in page.extract_words()]
+        text = " ".join(w["text"] for w, _ in words)
+        outside = [w["text"] for w, page in words
+                   if w["x0"] < side - 0.5 or w["x1"] > page.width - side + 0.5]
+    assert not outside
+    # every number of every cell is printed (a cell wraps inside its column, so piece by piece)
+    for row in table["rows"]:
+        for cell in row:
+            if isinstance(cell, str):
+                for number in re.findall(r"[+-]?\d+\.\d+", cell):
+                    assert number in text, (cell, number)

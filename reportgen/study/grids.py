@@ -30,13 +30,14 @@ def _variant_row(name: str, labels: list[str], s: Score, comparison: dict[str, A
                  baseline: bool, holm_column: bool) -> list[Any]:
     ci = accuracy_interval(*s.interval) if s.interval else "—"
     if baseline:
-        tail: list[Any] = ["—", "—", *(["—"] if holm_column else []), Msg("baseline")]
+        tail: list[Any] = ["—", "—", Msg("baseline")]
     elif comparison is None:
-        tail = ["—", "—", *(["—"] if holm_column else []), DECISIONS["not paired"]]
+        tail = ["—", "—", DECISIONS["not paired"]]
     else:
         a = comparison["accuracy"]
-        tail = [f"{points(a['delta_points'])} {points_interval(*a['ci_points'])}", p_value(a["p"]),
-                *([p_value(a["p_holm"])] if holm_column else []), DECISIONS[decision(comparison)]]
+        p = p_value(a["p"]) + (f" ({p_value(a['p_holm'])})" if holm_column else "")
+        tail = [f"{points(a['delta_points'])} {points_interval(*a['ci_points'])}", p,
+                DECISIONS[decision(comparison)]]
     return [name, *labels, _accuracy_cell(s), ci, *tail]
 
 
@@ -70,7 +71,7 @@ def grid_section(grid: str, members: list[Record], scores: dict[str, Score],
         labels = [member["grid"]["labels"][k] for k in keys]
         short = name.removeprefix(f"{grid}-")
         if name not in scores:
-            rows.append([short, *labels, Msg("failed"), "—", "—", "—", *(["—"] if holm_column else []), "—"])
+            rows.append([short, *labels, Msg("failed"), "—", "—", "—", "—"])
             continue
         comparison = against.get(name)
         rows.append(_variant_row(short, labels, scores[name], comparison, name == baseline, holm_column))
@@ -80,8 +81,8 @@ def grid_section(grid: str, members: list[Record], scores: dict[str, Score],
                          "vs_baseline": comparison,
                          "decision": None if name == baseline else decision(comparison)})
     columns = [Msg("Variant of {grid}", {"grid": grid}), *keys, Msg("Test accuracy"), Msg("95 % CI"),
-               Msg("Δ vs baseline (points) [95 % CI]"), Msg("p"),
-               *([Msg("p (Holm)")] if holm_column else []), Msg("Decision")]
+               Msg("Δ vs baseline (points) [95 % CI]"),
+               Msg("p (Holm-adjusted p)") if holm_column else Msg("p"), Msg("Decision")]
     caption = Msg("{baseline}, the first variant, is the grid's baseline variant: Δ, p and the decision "
                   "compare each variant with it on the same test images.",
                   {"baseline": baseline.removeprefix(f"{grid}-")})
