@@ -58,15 +58,33 @@ def test_sentences_that_do_not_apply_are_left_out():
 
 
 def test_grid_and_chain_sentences():
-    grid = {"variants": [{"variant": "g-plain", "accuracy": 0.95}, {"variant": "g-aug", "accuracy": 0.9712}]}
+    """Sentences from a section's metrics alone: a variant without a paired test is not called a
+    gain, a significant one is (the paired tests themselves: tests/test_study_significance.py)."""
+    compared = {"runs": 1, "seeds": [], "accuracy": {"delta_points": 2.12, "ci_points": [0.4, 3.9],
+                                                     "p": 0.0042, "p_holm": 0.0084}}
+    grid = {"baseline": "g-plain", "holm": {"comparisons": 2, "applied": True},
+            "variants": [{"variant": "g-plain", "score": {"accuracy": 0.95}, "vs_baseline": None},
+                         {"variant": "g-aug", "score": {"accuracy": 0.9712}, "vs_baseline": compared},
+                         {"variant": "g-norm", "score": {"accuracy": 0.9531}, "vs_baseline": None}],
+            "standing": {"top": "g-aug", "accuracy": 0.9712, "best": False, "comparisons": 1,
+                         "others": [{"experiment": "g-plain", "paired": True, "p_holm": 0.0042,
+                                     "decision": "improves"},
+                                    {"experiment": "g-norm", "paired": False, "decision": "not paired"}]}}
     assert _english(commentary.for_comparison("grid-g", grid)) == [
-        "g-aug: test accuracy 0.9712, +2.1 points against g-plain.",
-        "The best variant is g-aug (test accuracy 0.9712).",
+        "The p-values against g-plain use Holm's correction for 2 comparisons.",
+        "g-aug improves test accuracy over g-plain by 2.1 points (95 % CI [+0.4, +3.9], McNemar "
+        "p = 0.004; Holm-adjusted p = 0.008).",
+        "g-norm and g-plain differ by +0.3 points of test accuracy, untested: no paired predictions on "
+        "the same test images, so this is not called a gain or a loss.",
+        "No variant is significantly better than the others: g-aug has the highest test accuracy "
+        "(0.9712) but is not significantly above g-norm.",
     ]
-    chain = {"steps": [{"step": 1, "experiment": "a", "dataset": "fer", "accuracy": 0.6},
-                       {"step": 2, "experiment": "b", "dataset": "ck", "accuracy": 0.553}]}
+    chain = {"steps": [{"step": 1, "experiment": "a", "dataset": "fer", "accuracy": 0.6, "comparable": None},
+                       {"step": 2, "experiment": "b", "dataset": "ck", "accuracy": 0.553, "comparable": False,
+                        "delta_points": None, "vs_previous": None}]}
     assert _english(commentary.for_comparison("chain-a-b", chain)) == [
-        "Step 2, b on ck: test accuracy 0.5530, -4.7 points against the previous step."]
+        "Step 2, b on ck: test accuracy 0.5530, on other test images than step 1 (fer), so the two are "
+        "not compared."]
     assert commentary.for_comparison("overview", {}) == []
 
 

@@ -1,5 +1,6 @@
 """The study: what the experiments' records say together (comparison chapter, changes since the
-last run, commentary). A function of the records only: no model, no image, no manifest."""
+last run, commentary). A function of the records and the test-set predictions only: no model,
+no image, no manifest."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reportgen.predictions import RunPredictions
 from reportgen.report_types import Msg, jsonable
 from reportgen.study import commentary
 from reportgen.study.changes import changes
@@ -28,10 +30,11 @@ class Study:
 
 def study(records: list[dict[str, Any]], figure_dir: Path, languages: list[str],
           previous: dict[str, dict[str, float]] | None = None, fail_on_drop: float | None = None,
-          source: str = "") -> Study:
+          source: str = "", predictions: dict[str, RunPredictions] | None = None) -> Study:
     """Commentary, comparison sections and (with ``previous``) the changes since the last run,
-    all from the records; only the comparison's bar charts are written (to ``figure_dir``)."""
-    sections = build_comparisons(records, figure_dir, languages)
+    all from the records and (for the paired tests) ``predictions``, experiment name → its
+    test-set predictions; only the comparison's bar charts are written (to ``figure_dir``)."""
+    sections = build_comparisons(records, figure_dir, languages, predictions)
     for section in sections:
         sentences = commentary.for_comparison(section.key, section.result.metrics)
         section.result.notes += sentences

@@ -22,6 +22,8 @@ from reportgen.analyses._sentences import (
 from reportgen.i18n import plural_msg
 from reportgen.report_types import Msg, points
 from reportgen.run.evaluate import best_and_worst_classes, best_epoch, most_confused_pairs
+from reportgen.study.evidence import decision
+from reportgen.study.formats import magnitude, p_phrase
 
 IMBALANCE_RATIO = 1.5
 """Largest / smallest test support at which the class balance is worth a sentence."""
@@ -136,28 +138,113 @@ def for_experiment(entry: dict[str, Any]) -> list[Msg]:
             + _confusions(entry) + _imbalance(entry) + _training(entry) + _explanations(entry))
 
 
+def _evidence(comparison: dict[str, Any], holm_applied: bool) -> Msg:
+    """The parenthesis of a verdict: interval, p and the test that gave it (and Holm's p)."""
+    a = comparison["accuracy"]
+    numbers = {"low": points(a["ci_points"][0]), "high": points(a["ci_points"][1]), "p": p_phrase(a["p"])}
+    if comparison["runs"] > 1:
+        evidence = Msg("mean of {seeds} seeds, 95 % CI [{low}, {high}], {p} (larger of the bootstrap "
+                       "over images and the paired t-test across seeds)",
+                       {"seeds": comparison["runs"], **numbers})
+    else:
+        evidence = Msg("95 % CI [{low}, {high}], McNemar {p}", numbers)
+    if holm_applied:
+        return Msg("{evidence}; Holm-adjusted {p_holm}",
+                   {"evidence": evidence, "p_holm": p_phrase(a["p_holm"])})
+    return evidence
+
+
+def verdict(variant: str, baseline: str, comparison: dict[str, Any], holm_applied: bool) -> Msg:
+    """``variant`` against ``baseline`` as the paired test decides: improves, hurts, or no
+    significant difference."""
+    delta = comparison["accuracy"]["delta_points"]
+    params = {"variant": variant, "baseline": baseline, "evidence": _evidence(comparison, holm_applied)}
+    kind = decision(comparison)
+    if kind == "improves":
+        return Msg("{variant} improves test accuracy over {baseline} by {delta} points ({evidence}).",
+                   {**params, "delta": magnitude(delta)})
+    if kind == "hurts":
+        return Msg("{variant} hurts test accuracy: {delta} points below {baseline} ({evidence}).",
+                   {**params, "delta": magnitude(delta)})
+    return Msg("No significant difference between {variant} and {baseline} ({delta} points, {evidence}).",
+               {**params, "delta": points(delta)})
+
+
+def _untested(variant: str, baseline: str, delta: float) -> Msg:
+    return Msg("{variant} and {baseline} differ by {delta} points of test accuracy, untested: no paired "
+               "predictions on the same test images, so this is not called a gain or a loss.",
+               {"variant": variant, "baseline": baseline, "delta": points(delta)})
+
+
+def _holm_sentence(count: int, baseline: str) -> Msg:
+    return plural_msg("The p-values against {baseline} use Holm's correction for {count} comparison.",
+                      "The p-values against {baseline} use Holm's correction for {count} comparisons.",
+                      {"count": count, "baseline": baseline})
+
+
+def _best(standing: dict[str, Any]) -> Msg:
+    others = standing["others"]
+    if standing["best"]:
+        return plural_msg(
+            "{variant} is the best variant: its test accuracy {accuracy} is significantly above every "
+            "other variant's (largest Holm-adjusted {p}, Holm's correction for {count} comparison).",
+            "{variant} is the best variant: its test accuracy {accuracy} is significantly above every "
+            "other variant's (largest Holm-adjusted {p}, Holm's correction for {count} comparisons).",
+            {"variant": standing["top"], "accuracy": f4(standing["accuracy"]),
+             "p": p_phrase(max(o["p_holm"] for o in others)), "count": standing["comparisons"]})
+    close = ", ".join(f"{o['experiment']} ({p_phrase(o['p_holm'])})" if o["paired"] else o["experiment"]
+                      for o in others if o["decision"] != "improves")
+    return Msg("No variant is significantly better than the others: {variant} has the highest test "
+               "accuracy ({accuracy}) but is not significantly above {others}.",
+               {"variant": standing["top"], "accuracy": f4(standing["accuracy"]), "others": close})
+
+
 def for_grid(section: dict[str, Any]) -> list[Msg]:
-    """One sentence per variant against the first, and the best variant."""
+    """Each variant against the grid's baseline variant, as its paired test decides, and the
+    best variant only when it is significantly above every other one."""
     variants = section.get("variants") or []
-    if len(variants) < 2:
+    baseline = section.get("baseline")
+    by_name = {v["variant"]: v for v in variants}
+    if len(variants) < 2 or baseline not in by_name:
         return []
-    reference = variants[0]
-    out = [Msg("{variant}: test accuracy {accuracy}, {delta} points against {reference}.",
-               {"variant": v["variant"], "accuracy": f4(v["accuracy"]), "reference": reference["variant"],
-                "delta": points((v["accuracy"] - reference["accuracy"]) * 100)}) for v in variants[1:]]
-    best = max(variants, key=lambda v: (v["accuracy"], v["variant"]))
-    out.append(Msg("The best variant is {variant} (test accuracy {accuracy}).",
-                   {"variant": best["variant"], "accuracy": f4(best["accuracy"])}))
+    holm = section["holm"]
+    out = [_holm_sentence(holm["comparisons"], baseline)] if holm["applied"] else []
+    for v in variants:
+        if v["variant"] == baseline:
+            continue
+        if v["vs_baseline"] is None:
+            out.append(_untested(v["variant"], baseline,
+                                 (v["score"]["accuracy"] - by_name[baseline]["score"]["accuracy"]) * 100))
+        else:
+            out.append(verdict(v["variant"], baseline, v["vs_baseline"], holm["applied"]))
+    if section.get("standing"):
+        out.append(_best(section["standing"]))
     return out
 
 
 def for_chain(section: dict[str, Any]) -> list[Msg]:
+    """Each step against the previous one only on the same test set; across datasets, the
+    accuracy alone and why it is not compared."""
     steps = section.get("steps") or []
-    return [Msg("Step {step}, {experiment} on {dataset}: test accuracy {accuracy}, {delta} points "
-                "against the previous step.",
-                {"step": s["step"], "experiment": s["experiment"], "dataset": s["dataset"],
-                 "accuracy": f4(s["accuracy"]), "delta": points((s["accuracy"] - p["accuracy"]) * 100)})
-            for p, s in zip(steps, steps[1:]) if s["step"] == p["step"] + 1]
+    holm = section.get("holm") or {"applied": False}
+    out = [plural_msg("The p-values of the chain's steps use Holm's correction for {count} comparison.",
+                      "The p-values of the chain's steps use Holm's correction for {count} comparisons.",
+                      {"count": holm["comparisons"]})] if holm["applied"] else []
+    for p, s in zip(steps, steps[1:]):
+        if s["step"] != p["step"] + 1 or s["comparable"] is None:
+            continue
+        if not s["comparable"]:
+            out.append(Msg("Step {step}, {experiment} on {dataset}: test accuracy {accuracy}, on other test "
+                           "images than step {previous_step} ({previous_dataset}), so the two are not "
+                           "compared.",
+                           {"step": s["step"], "experiment": s["experiment"], "dataset": s["dataset"],
+                            "accuracy": f4(s["accuracy"]), "previous_step": p["step"],
+                            "previous_dataset": p["dataset"]}))
+        elif s["vs_previous"] is None:
+            out.append(_untested(s["experiment"], p["experiment"], s["delta_points"]))
+        else:
+            out.append(verdict(s["experiment"], p["experiment"], s["vs_previous"], holm["applied"]))
+    return out
 
 
 def for_comparison(key: str, section: dict[str, Any]) -> list[Msg]:
