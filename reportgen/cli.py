@@ -119,8 +119,6 @@ def build(
 
     if out is not None and (problems := output_problems(out)):
         _fail(ConfigError("--out", problems))
-    # Passed only when given: pipeline.build takes it once the gate's wiring lands there.
-    gate = {"fail_on_drop_any": fail_on_drop_any} if fail_on_drop_any is not None else {}
     _interrupt_on_sigterm()
     try:
         # The build's reporter for the long loops below it too (reportgen.progress.track); the
@@ -129,7 +127,7 @@ def build(
             outcome = run_build(manifest, out=out, only=only or None, force=force,
                                 progress=progress, executor=executor.value, address=address,
                                 compare_to=compare_to, fail_on_drop=fail_on_drop, wait=wait,
-                                **gate)
+                                fail_on_drop_any=fail_on_drop_any)
     except ReportgenError as exc:
         _fail(exc)
     except KeyboardInterrupt as exc:

@@ -27,7 +27,7 @@ from reportgen.errors import ConfigError, DataError, ModelError, ReportgenError
 from reportgen.executors import reap_orphaned_ray, run_plans
 from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome, failed_outcome
 from reportgen.plan import ExperimentPlan, make_plan, tested_images, trained_model_dir
-from reportgen.predictions import write_predictions
+from reportgen.predictions import PREDICTIONS_FILE, read_predictions, write_predictions
 from reportgen.progress import Progress
 from reportgen.publish import (
     discard_unless_published,
@@ -58,7 +58,7 @@ from reportgen.reuse import (
     store_evaluation,
 )
 from reportgen.study import study
-from reportgen.study.changes import load_previous
+from reportgen.study.changes import Gate, load_previous
 from reportgen.versions import keras_version, tensorflow_version
 
 STATS_CHUNK = 1024
@@ -374,7 +374,8 @@ class BuildInterrupted(KeyboardInterrupt):
 def build(manifest_path: Path, out: Path | None = None, only: list[str] | None = None,
           force: bool = False, progress: Progress | None = None, executor: str = "local",
           address: str | None = None, compare_to: Path | None = None,
-          fail_on_drop: float | None = None, wait: bool = False) -> BuildOutcome:
+          fail_on_drop: float | None = None, wait: bool = False,
+          fail_on_drop_any: float | None = None) -> BuildOutcome:
     """Build the whole report. Raises ConfigError (exit 2) before doing any work on bad input,
     OutputLocked (exit 2) when another build holds the output folder (unless ``wait``)."""
     progress = progress or Progress()
@@ -388,15 +389,18 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     unknown = [n for n in (only or []) if n not in names]
     if unknown:
         raise ConfigError("--only", [f"unknown experiment {n!r}; expected one of {names}" for n in unknown])
-    if fail_on_drop is not None and compare_to is None:
-        raise ConfigError("--fail-on-drop", ["needs --compare-to PREVIOUS/metrics.json (the run to "
-                                             "compare with)"])
+    for option, value in (("--fail-on-drop", fail_on_drop), ("--fail-on-drop-any", fail_on_drop_any)):
+        if value is not None and compare_to is None:
+            raise ConfigError(option, ["needs --compare-to PREVIOUS/metrics.json (the run to compare "
+                                       "with)"])
     out_dir = resolve_out_dir(manifest, manifest_path, out)
     if problems := output_problems(out_dir):
         raise ConfigError("--out" if out is not None else "report.output_dir", problems)
     for note in notes:
         progress.say(note)
-    previous = load_previous(compare_to) if compare_to is not None else None
+    # Read now: the previous run's predictions may be in the folder this build replaces.
+    gate = (Gate(load_previous(compare_to), str(compare_to), fail_on_drop, fail_on_drop_any)
+            if compare_to is not None else None)
     with output_lock(out_dir, wait):
         memo.flush()  # every input accepted: what the checks found is kept for the next build
         for pid in reap_orphaned_ray(out_dir):
@@ -409,7 +413,7 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
                 progress.say(f"manifest {manifest_path.name}: {len(names)} experiments → {out_dir}")
                 outcome = _build_generation(manifest, manifest_path, base_dir, out_dir, stage_dir,
                                             generation, only, force, progress, executor, address,
-                                            previous, compare_to, fail_on_drop, build_start)
+                                            gate, build_start)
                 progress.say(f"publishing generation {generation}")
                 publish(out_dir, stage_dir)
                 return outcome
@@ -420,8 +424,7 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
 def _build_generation(manifest: Manifest, manifest_path: Path, base_dir: Path, out_dir: Path,
                       stage_dir: Path, generation: str, only: list[str] | None, force: bool,
                       progress: Progress, executor: str, address: str | None,
-                      previous: dict | None, compare_to: Path | None, fail_on_drop: float | None,
-                      build_start: float) -> BuildOutcome:
+                      gate: Gate | None, build_start: float) -> BuildOutcome:
     """Everything of one build written into its generation folder ``stage_dir``, unpublished."""
     plans = make_plan(manifest, base_dir, only)
     job = ExperimentJob(base_dir, out_dir, manifest.report.languages, force, stage_dir)
@@ -429,8 +432,10 @@ def _build_generation(manifest: Manifest, manifest_path: Path, base_dir: Path, o
 
     env = environment(outcomes)
     records = [experiment_record(o, stage_dir) for o in outcomes]
-    result = study(records, stage_dir / "comparison" / "figures", manifest.report.languages,
-                   previous, fail_on_drop, str(compare_to))
+    predictions = {r["name"]: p for r in records if r["status"] == "ok"
+                   and (p := read_predictions(stage_dir / "experiments" / r["name"] / PREDICTIONS_FILE))}
+    result = study(records, stage_dir / "comparison" / "figures", manifest.report.languages, gate,
+                   predictions)
     for record in records:
         record["commentary"] = jsonable(result.commentary[record["name"]])
         write_record(stage_dir, record)

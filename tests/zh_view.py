@@ -18,7 +18,8 @@ TECHNICAL = {
     "LIME", "SmoothGrad", "ImageNet", "FER", "FERPlus", "RAF", "JAFFE", "PNG", "JPEG", "ReLU",
     "softmax", "Adam", "SGD", "RMSprop", "Spearman", "MirroredStrategy", "Flatten", "MobileNet",
     "MobileNetV2", "ResNet", "VGG", "adam", "sgd", "rmsprop", "lr", "LFW", "scikit", "learn",
-    "image", "skimage", "sklearn", "digits", "feat", "fer", "hdf", "keras", "Adebayo",
+    "image", "skimage", "sklearn", "digits", "feat", "fer", "hdf", "keras", "Adebayo", "Holm",
+    "McNemar", "Wilson",
 }
 """Proper names and identifiers written the same in Chinese technical text."""
 

@@ -11,7 +11,7 @@ from typing import Any
 from reportgen.predictions import RunPredictions
 from reportgen.report_types import Msg, jsonable
 from reportgen.study import commentary
-from reportgen.study.changes import changes
+from reportgen.study.changes import Gate, changes
 from reportgen.study.compare import ComparisonSection, build_comparisons
 
 
@@ -29,9 +29,8 @@ class Study:
 
 
 def study(records: list[dict[str, Any]], figure_dir: Path, languages: list[str],
-          previous: dict[str, dict[str, float]] | None = None, fail_on_drop: float | None = None,
-          source: str = "", predictions: dict[str, RunPredictions] | None = None) -> Study:
-    """Commentary, comparison sections and (with ``previous``) the changes since the last run,
+          gate: Gate | None = None, predictions: dict[str, RunPredictions] | None = None) -> Study:
+    """Commentary, comparison sections and (with ``gate``) the changes since the last run,
     all from the records and (for the paired tests) ``predictions``, experiment name → its
     test-set predictions; only the comparison's bar charts are written (to ``figure_dir``)."""
     sections = build_comparisons(records, figure_dir, languages, predictions)
@@ -40,8 +39,9 @@ def study(records: list[dict[str, Any]], figure_dir: Path, languages: list[str],
         section.result.notes += sentences
         section.result.metrics["commentary"] = [m.to_json() for m in sentences]
     regressions: list[str] = []
-    if previous is not None:
+    if gate is not None:
         current = {r["name"]: r for r in records if r["status"] == "ok"}
-        section, regressions = changes(previous, current, fail_on_drop, source)
+        section, regressions = changes(gate.previous, current, gate.fail_on_drop, gate.source,
+                                       predictions, gate.fail_on_drop_any)
         sections.append(section)
     return Study({r["name"]: commentary.for_experiment(r) for r in records}, sections, regressions)

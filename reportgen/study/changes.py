@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,21 @@ _REASON_MSGS = {NO_PREVIOUS_PREDICTIONS: Msg("interval: previous predictions not
                 NO_CURRENT_PREDICTIONS: Msg("interval: this run's predictions not at hand"),
                 OTHER_TEST_SET: Msg("interval: different test sets"),
                 UNKNOWN_TEST_SET: Msg("interval: test set not recorded")}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What ``--compare-to`` / ``--fail-on-drop`` / ``--fail-on-drop-any`` ask of a build: the
+    previous run (read by :func:`load_previous` when the build starts) and the drop rule."""
+
+    previous: dict[str, dict[str, Any]]
+    source: str
+    fail_on_drop: float | None = None
+    fail_on_drop_any: float | None = None
+
+    @property
+    def threshold(self) -> float | None:
+        return self.fail_on_drop if self.fail_on_drop is not None else self.fail_on_drop_any
 
 
 def load_previous(path: Path) -> dict[str, dict[str, Any]]:
