@@ -58,12 +58,37 @@ def _resamples(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
         done += rows
 
 
-def _counts(y_true: np.ndarray, y_pred: np.ndarray, index: np.ndarray, k: int) -> np.ndarray:
-    """Confusion counts (rows, k, k) of each resample row of ``index`` (rows true, columns
-    predicted)."""
-    rows = index.shape[0]
-    cell = y_true[index] * k + y_pred[index] + (np.arange(rows) * k * k)[:, None]
-    return np.bincount(cell.ravel(), minlength=rows * k * k).reshape(rows, k, k)
+_WEIGHTS: dict[tuple[int, int, int], list[np.ndarray]] = {}
+"""The last resample weights drawn, kept while every pair of a study reuses them."""
+
+
+def _weights(n: int, resamples: int, seed: int) -> list[np.ndarray]:
+    """The resamples as weights: chunks of (rows, n) float32 counts, how often each image is
+    drawn in each resample row of :func:`_resamples`. A confusion matrix of a resample is then
+    a matrix product, and every run and every pair compared on these images shares one draw."""
+    key = (n, resamples, seed)
+    if key not in _WEIGHTS:
+        chunks = []
+        for index in _resamples(n, resamples, seed):
+            rows = index.shape[0]
+            flat = (index + (np.arange(rows) * n)[:, None]).ravel()
+            chunks.append(np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(np.float32))
+        _WEIGHTS.clear()  # one test set at a time: memory stays bounded
+        _WEIGHTS[key] = chunks
+    return _WEIGHTS[key]
+
+
+def _cells(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    """One-hot confusion cells (images, k·k) of a run, float32 (so weights @ cells counts)."""
+    cells = np.zeros((len(y_true), k * k), dtype=np.float32)
+    cells[np.arange(len(y_true)), y_true * k + y_pred] = 1.0
+    return cells
+
+
+def _counts(weights: np.ndarray, cells: np.ndarray, k: int) -> np.ndarray:
+    """Confusion counts (rows, k, k) of each resample row (rows true, columns predicted); exact
+    in float32 below 2**24 images."""
+    return (weights @ cells).reshape(-1, k, k)
 
 
 def f1_from_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,8 +122,9 @@ def bootstrap_f1(y_true: Any, y_pred: Any, num_classes: int, resamples: int = RE
         return {"macro_f1": (0.0, 1.0), "weighted_f1": (0.0, 1.0),
                 "per_class_f1": [(0.0, 1.0)] * num_classes}
     per_class, macro, weighted = [], [], []
-    for index in _resamples(len(y_true), resamples, seed):
-        f1, m, w = f1_from_counts(_counts(y_true, y_pred, index, num_classes))
+    cells = _cells(y_true, y_pred, num_classes)
+    for chunk in _weights(len(y_true), resamples, seed):
+        f1, m, w = f1_from_counts(_counts(chunk, cells, num_classes))
         per_class.append(f1)
         macro.append(m)
         weighted.append(w)
@@ -175,18 +201,21 @@ def paired_comparison(y_true: Any, runs_a: Any, runs_b: Any, num_classes: int,
     correct_a, correct_b = a == y, b == y
     accuracy_a, accuracy_b = correct_a.mean(axis=1), correct_b.mean(axis=1)
     k = num_classes
-    macro_a = np.array([f1_from_counts(_counts(y, row, np.arange(len(y))[None], k))[1][0] for row in a])
-    macro_b = np.array([f1_from_counts(_counts(y, row, np.arange(len(y))[None], k))[1][0] for row in b])
+    cells_a = [_cells(y, row, k) for row in a]
+    cells_b = [_cells(y, row, k) for row in b]
+    macro_a = np.array([f1_from_counts(c.sum(axis=0).reshape(k, k))[1] for c in cells_a])
+    macro_b = np.array([f1_from_counts(c.sum(axis=0).reshape(k, k))[1] for c in cells_b])
 
     accuracy_samples, macro_samples = [], []
-    difference = correct_a.astype(np.int8) - correct_b.astype(np.int8)  # (runs, images)
-    for index in _resamples(len(y), resamples, seed):
-        # Mean over runs of the accuracy difference on each resample of images.
-        accuracy_samples.append(difference[:, index].mean(axis=2).mean(axis=0))
-        macro = np.zeros(index.shape[0])
+    # Per image, the accuracy difference summed over runs (an integer, so the product with the
+    # integer weights is exact in float32 and a tie is exactly 0): one product per resample chunk.
+    difference = (correct_a.astype(np.float32) - correct_b.astype(np.float32)).sum(axis=0)
+    for chunk in _weights(len(y), resamples, seed):
+        accuracy_samples.append((chunk @ difference).astype(np.float64) / (runs * len(y)))
+        macro = np.zeros(chunk.shape[0])
         for r in range(runs):
-            macro += (f1_from_counts(_counts(y, a[r], index, k))[1]
-                      - f1_from_counts(_counts(y, b[r], index, k))[1])
+            macro += (f1_from_counts(_counts(chunk, cells_a[r], k))[1]
+                      - f1_from_counts(_counts(chunk, cells_b[r], k))[1])
         macro_samples.append(macro / runs)
     tests = [mcnemar_exact(correct_a[r], correct_b[r]) for r in range(runs)]
 
