@@ -129,8 +129,9 @@ def training_curves(history: dict[str, list[float]], path: Path, *, titles: tupl
 
 
 def bar_chart(labels: Sequence[str], series: dict[str, Sequence[float]], path: Path, *,
-              ylabel: str) -> Path:
-    """Grouped bars: one group per label, one bar per series, each value written on its bar."""
+              ylabel: str, errors: dict[str, Sequence[tuple[float, float]]] | None = None) -> Path:
+    """Grouped bars: one group per label, one bar per series, each value written on its bar;
+    ``errors`` (per series, a (low, high) per bar) are drawn as error bars."""
     plt = _pyplot()
     count = len(series)
     width = 0.8 / max(count, 1)
@@ -138,8 +139,15 @@ def bar_chart(labels: Sequence[str], series: dict[str, Sequence[float]], path: P
     fig, ax = plt.subplots(figsize=(max(4.8, 1.2 * len(labels) + 1.5), 3.4))
     low = min(min(v) for v in series.values())
     for k, (name, values) in enumerate(series.items()):
-        bars = ax.bar(x + (k - (count - 1) / 2) * width, values, width, label=name)
-        ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], fontsize=7, padding=2)
+        where = x + (k - (count - 1) / 2) * width
+        bars = ax.bar(where, values, width, label=name)
+        ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], fontsize=7, padding=2,
+                     label_type="center" if errors and name in errors else "edge")
+        if errors and name in errors:
+            spans = np.asarray(errors[name], dtype=float)
+            yerr = np.abs(np.stack([np.asarray(values) - spans[:, 0], spans[:, 1] - np.asarray(values)]))
+            ax.errorbar(where, values, yerr=yerr, fmt="none", ecolor="black", elinewidth=0.8, capsize=3)
+            low = min(low, float(spans[:, 0].min()))
     ax.set_xticks(x, labels, fontsize=8, rotation=15 if max(map(len, labels)) > 12 else 0)
     ax.set_ylabel(ylabel, fontsize=9)
     ax.set_ylim(max(0.0, low - 0.1), 1.0 if low > 0.5 else None)

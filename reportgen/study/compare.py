@@ -36,6 +36,10 @@ def _scored(records: list[Record]) -> list[Record]:
 
 
 def _best_val_accuracy(record: Record) -> float | None:
+    """The best validation accuracy: with repeats the mean over seeds (as the test accuracy)."""
+    mean = ((record.get("repeats") or {}).get("mean") or {}).get("best_val_accuracy")
+    if mean is not None:
+        return float(mean)
     values = (record.get("history") or {}).get("val_accuracy") or []
     return float(max(values)) if values else None
 

@@ -46,13 +46,23 @@ def _chart(grid: str, variants: list[dict[str, Any]], figure_dir: Path,
     plotted = [v for v in variants if v["best_val_accuracy"] is not None]
     if not plotted:
         return None
+    test = joined("Test accuracy", languages)
+    seeded = all(v["score"]["per_seed"] for v in plotted)
+    # The error bar says how far one number can be trusted: the spread over the seeds with
+    # repeats, else the representative run's 95 % Wilson interval.
+    spans = [(min(v["score"]["per_seed"]), max(v["score"]["per_seed"])) if seeded
+             else tuple(v["score"]["interval"] or (v["score"]["accuracy"],) * 2) for v in plotted]
     path = figures.bar_chart(
         [v["variant"].removeprefix(f"{grid}-") for v in plotted],
         {joined("Best validation accuracy", languages): [v["best_val_accuracy"] for v in plotted],
-         joined("Test accuracy", languages): [v["score"]["accuracy"] for v in plotted]},
-        figure_dir / f"grid_{grid}.png", ylabel=joined("Accuracy", languages))
-    return Figure(path, Msg("Validation and test accuracy of every variant of the grid {grid}.",
-                            {"grid": grid}), wide=True)
+         test: [v["score"]["accuracy"] for v in plotted]},
+        figure_dir / f"grid_{grid}.png", ylabel=joined("Accuracy", languages), errors={test: spans})
+    caption = (Msg("Validation and test accuracy of every variant of the grid {grid}, means over "
+                   "{count} seeds; the error bars span the lowest to the highest seed's test accuracy.",
+                   {"grid": grid, "count": len(plotted[0]["score"]["per_seed"])}) if seeded else
+               Msg("Validation and test accuracy of every variant of the grid {grid}; the error bars "
+                   "are the 95 % Wilson intervals of the test accuracy.", {"grid": grid}))
+    return Figure(path, caption, wide=True)
 
 
 def grid_section(grid: str, members: list[Record], scores: dict[str, Score],
