@@ -72,7 +72,9 @@ def test_every_record_part_reaches_the_html(out):
     assert "AnalysisError: no face found" in soup.select_one(".analysis-lime .failure").get_text()
     assert "DataError: <no images>" in soup.select_one("#broken .failure").get_text()
     assert "bad.png: cannot identify image file" in soup.select_one("details.skipped").get_text()
-    assert "★ marks the highest test accuracy on each dataset." in en
+    assert ("★ marks the highest test accuracy on a test set only when it is significantly above every "
+            "other experiment on the same test images (paired tests, Holm's correction over the test "
+            "set's pairs).") in en
     # Header from the manifest, date from the build's record.
     assert "2026-05-04" in soup.select_one("table.header-fields").get_text()
     answer = soup.select_one("#question-1 .answer")

@@ -204,7 +204,8 @@ def test_compare_to_reads_a_good_metrics_file(tmp_path):
     path.write_text(json.dumps({"experiments": {"a": {"accuracy": 1, "macro_avg": {"f1": 0.5}},
                                                 "b": {"accuracy": None}, "c": {"accuracy": 0.25}}}))
     previous = load_previous(path)
-    assert previous["a"] == {"accuracy": 1.0, "macro_f1": 0.5}
+    assert {k: previous["a"][k] for k in ("accuracy", "macro_f1")} == {"accuracy": 1.0, "macro_f1": 0.5}
+    assert previous["a"]["predictions"] is None  # no experiments/a/predictions.npz beside it
     assert set(previous) == {"a", "c"} and previous["c"]["macro_f1"] != previous["c"]["macro_f1"]  # NaN
 
 
