@@ -159,3 +159,18 @@ def test_evaluate_intervals_equal_independent_computations():
         "confidence": 0.95, "accuracy_method": "wilson",
         "f1_method": "percentile bootstrap over test images", "resamples": 2000,
         "seed": BOOTSTRAP_SEED}
+
+
+@pytest.mark.parametrize("a, b", [([0.98, 0.97, 0.99], [0.96, 0.965, 0.95]),
+                                  ([0.5, 0.7], [0.6, 0.55]),
+                                  ([0.91, 0.93, 0.90, 0.95, 0.92], [0.92, 0.90, 0.91, 0.93, 0.94])])
+def test_seeds_ttest_is_scipy_ttest_rel(a, b):
+    from scipy.stats import ttest_rel
+
+    assert significance.seeds_ttest(a, b) == pytest.approx(ttest_rel(a, b).pvalue, rel=1e-9)
+
+
+def test_seeds_ttest_with_equal_differences_and_one_seed():
+    assert significance.seeds_ttest([0.9, 0.8], [0.85, 0.75]) == 0.0  # same +5 points every seed
+    assert significance.seeds_ttest([0.9, 0.8], [0.9, 0.8]) == 1.0
+    assert significance.seeds_ttest([0.9], [0.8]) is None
