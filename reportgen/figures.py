@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -112,20 +113,28 @@ def training_curves(history: dict[str, list[float]], path: Path, *, titles: tupl
         ax.plot(epochs, train, marker="o", markersize=3, label=train_label)
         if val:
             ax.plot(np.arange(1, len(val) + 1), val, marker="s", markersize=3, label=val_label)
-        if best_epoch is not None:
-            ax.axvline(best_epoch, color="gray", linestyle="--", linewidth=1, label=best_label)
-        for first_epoch, name in stage_starts:
-            ax.axvline(first_epoch - 0.5, color="tab:purple", linestyle=":", linewidth=1.2)
-            ax.text(first_epoch - 0.4, 0.02, name, transform=ax.get_xaxis_transform(), fontsize=7,
-                    color="tab:purple", rotation=90, va="bottom")
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel(xlabel, fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        if len(epochs) <= 20:
-            ax.set_xticks(epochs)
+        epoch_axis(ax, title, xlabel, best_epoch, best_label, stage_starts, len(epochs), legend_size=8)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def epoch_axis(ax: Any, title: str, xlabel: str, best_epoch: int | None, best_label: str,
+               stage_starts: Sequence[tuple[int, str]], epochs: int, legend_size: int) -> None:
+    """What every per-epoch panel shares: the best epoch's dashed line, a dotted line and name
+    where each later training stage starts, title, axis label, grid, legend, one tick per epoch
+    up to 20 epochs."""
+    if best_epoch is not None:
+        ax.axvline(best_epoch, color="gray", linestyle="--", linewidth=1, label=best_label)
+    for first_epoch, name in stage_starts:
+        ax.axvline(first_epoch - 0.5, color="tab:purple", linestyle=":", linewidth=1.2)
+        ax.text(first_epoch - 0.4, 0.02, name, transform=ax.get_xaxis_transform(), fontsize=7,
+                color="tab:purple", rotation=90, va="bottom")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    if 0 < epochs <= 20:
+        ax.set_xticks(np.arange(1, epochs + 1))
 
 
 def bar_chart(labels: Sequence[str], series: dict[str, Sequence[float]], path: Path, *,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reportgen.figures import _pyplot, _save
+from reportgen.figures import _pyplot, _save, epoch_axis
 
 
 def _values(series: Sequence[float | None]) -> np.ndarray:
@@ -41,17 +41,6 @@ def training_curves_band(bands: dict[str, dict[str, list[float | None]]], path: 
             # One legend entry for the bands (the train band's colour stands for both).
             ax.fill_between(epochs, _values(band["low"]), _values(band["high"]), color=color,
                             alpha=0.2, linewidth=0, label=band_label if name == key else None)
-        if best_epoch is not None:
-            ax.axvline(best_epoch, color="gray", linestyle="--", linewidth=1, label=best_label)
-        for first_epoch, name in stage_starts:
-            ax.axvline(first_epoch - 0.5, color="tab:purple", linestyle=":", linewidth=1.2)
-            ax.text(first_epoch - 0.4, 0.02, name, transform=ax.get_xaxis_transform(), fontsize=7,
-                    color="tab:purple", rotation=90, va="bottom")
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel(xlabel, fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        if 0 < longest <= 20:
-            ax.set_xticks(np.arange(1, longest + 1))
+        epoch_axis(ax, title, xlabel, best_epoch, best_label, stage_starts, longest, legend_size=7)
     fig.tight_layout()
     return _save(fig, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -99,3 +100,15 @@ def run_cli(*args: str | Path) -> subprocess.CompletedProcess:
         stderr += "".join(traceback.format_exception(result.exception))
         code = 1
     return subprocess.CompletedProcess(["reportgen", *map(str, args)], code, result.stdout, stderr)
+
+
+def frameworks_loaded_by_build(manifest: Path) -> list[str]:
+    """Build ``manifest`` in a fresh process, as a user runs it, and return the TensorFlow / Keras
+    modules that build imported (none when every result is reused)."""
+    script = ("import sys; from pathlib import Path; from reportgen.pipeline import build; "
+              f"build(Path({str(manifest)!r}), progress=None); "
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,7 @@ import pytest
 from reportgen.analyses import registry
 from reportgen.report_types import AnalysisResult, Figure, Msg, Table
 from reportgen.result_cache import ResultCache, analysis_key, evaluation_key
-from tests.conftest import ROOT, TINY_STUDENT, run_cli, tiny_digits_cnn
+from tests.conftest import TINY_STUDENT, frameworks_loaded_by_build, run_cli, tiny_digits_cnn
 
 pytestmark = pytest.mark.slow
 
@@ -176,13 +174,7 @@ def test_a_language_change_redraws_the_figures(cold, tmp_path, monkeypatch):
 def test_warm_rebuild_imports_no_tensorflow(cold, tmp_path):
     """In a fresh process (as a user runs it): nothing to compute, so TensorFlow is never loaded."""
     manifest, out = _copy(cold, tmp_path)
-    script = ("import sys; from pathlib import Path; from reportgen.pipeline import build; "
-              f"outcome = build(Path({str(manifest)!r}), progress=None); "
-              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert frameworks_loaded_by_build(manifest) == []
     assert _metrics(out)["experiments"]["small"]["reused"] is True
 
 
