@@ -26,7 +26,7 @@ from reportgen.config.schema import Manifest
 from reportgen.errors import ConfigError, DataError, ModelError, ReportgenError
 from reportgen.executors import reap_orphaned_ray, run_plans
 from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome, failed_outcome
-from reportgen.plan import ExperimentPlan, make_plan, tested_images, trained_model_dir
+from reportgen.plan import ExperimentPlan, make_plan, selected_experiments, tested_images, trained_model_dir
 from reportgen.predictions import PREDICTIONS_FILE, read_predictions, write_predictions
 from reportgen.progress import Progress
 from reportgen.publish import (
@@ -386,9 +386,7 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
                                    memo)
     base_dir = manifest_path.parent
     names = [e.name for e in manifest.experiments]
-    unknown = [n for n in (only or []) if n not in names]
-    if unknown:
-        raise ConfigError("--only", [f"unknown experiment {n!r}; expected one of {names}" for n in unknown])
+    only = selected_experiments(manifest, only)
     for option, value in (("--fail-on-drop", fail_on_drop), ("--fail-on-drop-any", fail_on_drop_any)):
         if value is not None and compare_to is None:
             raise ConfigError(option, ["needs --compare-to PREVIOUS/metrics.json (the run to compare "

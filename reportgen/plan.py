@@ -12,6 +12,7 @@ from typing import Any
 from reportgen import __version__
 from reportgen.config.chains import lineage, parents_first
 from reportgen.config.schema import ExperimentSpec, FileModel, Manifest
+from reportgen.errors import ConfigError
 from reportgen.run.data.memo import data_paths, fingerprint
 from reportgen.run.models import model_paths
 from reportgen.versions import keras_version, tensorflow_version
@@ -147,6 +148,23 @@ def _parents_first(experiments: list[ExperimentSpec]) -> list[ExperimentSpec]:
     except CycleError:  # pragma: no cover - load_manifest refuses cycles
         raise problem from None
     return [by_name[name] for name in order]
+
+
+def selected_experiments(manifest: Manifest, only: list[str] | None) -> list[str] | None:
+    """``--only`` names as experiment names: a grid's name stands for all its variants. Raises
+    ConfigError (exit 2) for a name that is neither."""
+    if not only:
+        return only
+    names = [e.name for e in manifest.experiments]
+    grids = {}
+    for e in manifest.experiments:
+        if e.grid_of:
+            grids.setdefault(e.grid_of, []).append(e.name)
+    unknown = [n for n in only if n not in names and n not in grids]
+    if unknown:
+        choices = names + [f"{g} (grid: all its variants)" for g in grids]
+        raise ConfigError("--only", [f"unknown experiment {n!r}; expected one of {choices}" for n in unknown])
+    return list(dict.fromkeys(v for n in only for v in grids.get(n, [n])))
 
 
 def make_plan(manifest: Manifest, base_dir: Path, only: list[str] | None = None) -> list[ExperimentPlan]:

@@ -123,6 +123,18 @@ def test_build_rejects_unknown_only_name(write_manifest):
     assert "unknown experiment 'ghost'" in result.output
 
 
+def test_only_a_grid_name_selects_all_its_variants():
+    from reportgen.plan import selected_experiments
+
+    manifest = load_manifest(Path(__file__).resolve().parent.parent / "experiments.toml")
+    variants = [e.name for e in manifest.experiments if e.grid_of == "digits_ablation"]
+    assert len(variants) == 4
+    assert selected_experiments(manifest, ["digits_ablation", "chain_3to9"]) == [*variants, "chain_3to9"]
+    assert selected_experiments(manifest, [variants[1], "digits_ablation"]) == [variants[1], variants[0],
+                                                                              *variants[2:]]
+    assert selected_experiments(manifest, None) is None
+
+
 def test_valid_manifest_passes_and_defaults_apply(write_manifest):
     path = write_manifest(BASE_MANIFEST)
     result = runner.invoke(app, ["validate", str(path)])
