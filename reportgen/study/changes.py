@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,10 +115,8 @@ def _table(entry: dict[str, Any], key: str, kind: type) -> Any:
 def _previous_predictions(metrics_path: Path, name: str) -> RunPredictions | None:
     if Path(name).name != name:  # only an experiment's own folder, never a path out of it
         return None
-    try:
-        return read_predictions(metrics_path.parent / "experiments" / name / PREDICTIONS_FILE)
-    except (zipfile.BadZipFile, EOFError):  # truncated or empty: read_predictions lets these out
-        return None
+    # A missing, truncated or empty file reads as None: the comparison falls back to intervals.
+    return read_predictions(metrics_path.parent / "experiments" / name / PREDICTIONS_FILE)
 
 
 def _is_number(value: Any) -> bool:
