@@ -1,6 +1,7 @@
 """Explanation speed: reportgen's batched, compiled methods vs the plain ways people write them.
 
-Usage: python bench/explain.py [--only gradcam,lime,occlusion,filters]   — prints one JSON object
+Usage: python bench/explain.py [--only gradcam,lime,occlusion,filters,scorecam,ig,rise]   — prints
+one JSON object
 (run on an otherwise idle machine; default: every part).
 
 Every comparison runs in this one process on the pretrained `fer` expression model (64×64 gray,
@@ -16,6 +17,11 @@ checks that both sides give the same explanation:
   vs reportgen's own compiled loop run once per filter (`filters_speedup_vs_compiled_single`);
   `filters_batch16_vs_single` is the time of the 16 filters in one batch over the time of one
   filter alone (same code). Keys ending in `_cpu`: the same ratio in CPU seconds of this process.
+- Score-CAM (bench/_cams.py): all channels of all images in compiled batches vs one eager forward
+  pass per channel and image (`scorecam_speedup`).
+- Integrated Gradients and RISE (bench/_igrise.py): all path points / masked copies in large
+  compiled batches vs one image × one step per call (`ig_speedup`) and one `model.predict` per
+  mask (`rise_speedup`, the naive side extrapolated from its first masks).
 """
 
 from __future__ import annotations
@@ -167,7 +173,7 @@ def _bench_filters(model) -> dict:
                 filters_max_abs_difference=float(np.abs(batch - tutorial).max()))
 
 
-PARTS = ("gradcam", "lime", "occlusion", "filters")
+PARTS = ("gradcam", "lime", "occlusion", "filters", "scorecam", "ig", "rise")
 
 
 def main() -> None:
@@ -203,6 +209,18 @@ def main() -> None:
         out.update(_bench_occlusion(model, x, classes, predict))
     if "filters" in parts:
         out.update(_bench_filters(model))
+    if "scorecam" in parts:
+        from bench._cams import bench_scorecam
+
+        out.update(bench_scorecam(model, x, classes))
+    if "ig" in parts:
+        from bench._igrise import bench_integrated_gradients
+
+        out.update(bench_integrated_gradients(model, x, classes, preprocess))
+    if "rise" in parts:
+        from bench._igrise import bench_rise
+
+        out.update(bench_rise(model, x, classes, predict))
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}, indent=2))
 
 

@@ -2,18 +2,24 @@
 
 Inputs are preprocessed float32 model inputs ``(N, H, W, C)``.  Every gradient is computed
 inside a ``tf.function`` on large batches (see :mod:`reportgen.explain.batching`).  One module
-per method family: ``gradcam_maps``, ``saliency_maps``, ``occlusion_maps``, ``filters``;
-``randomization`` for the sanity check.  LIME lives in ``lime_explain``; the benchmark baselines
-in ``_baselines`` (not exported); face detection is data loading (``reportgen.run.faces``).
+per method family: ``gradcam_maps``, ``saliency_maps``, ``occlusion_maps``, ``filters``,
+``scorecam_maps``, ``guided_maps`` (Guided Backprop, Guided Grad-CAM), ``integrated_gradients``,
+``rise_maps``; ``randomization`` for the sanity check.  LIME lives in ``lime_explain``; the
+benchmark baselines in ``_baselines`` (not exported); face detection is data loading
+(``reportgen.run.faces``).
 """
 
 from reportgen.explain.batching import make_predict_fn
 from reportgen.explain.filters import feature_maps, filter_visualization
 from reportgen.explain.gradcam_maps import gradcam
+from reportgen.explain.guided_maps import guided_backprop, guided_coverage, guided_gradcam
+from reportgen.explain.integrated_gradients import ig_baseline, integrated_gradients
 from reportgen.explain.occlusion_maps import occlusion, occlusion_positions
 from reportgen.explain.probe import Probe, build_probe, find_target_layer, logits_model
 from reportgen.explain.randomization import randomized_copy
+from reportgen.explain.rise_maps import rise, rise_masks
 from reportgen.explain.saliency_maps import input_gradients, saliency
+from reportgen.explain.scorecam_maps import scorecam
 from reportgen.explain.stats import rank_correlation, region_mass
 
 __all__ = [
@@ -23,7 +29,12 @@ __all__ = [
     "filter_visualization",
     "find_target_layer",
     "gradcam",
+    "guided_backprop",
+    "guided_coverage",
+    "guided_gradcam",
+    "ig_baseline",
     "input_gradients",
+    "integrated_gradients",
     "logits_model",
     "make_predict_fn",
     "occlusion",
@@ -31,5 +42,8 @@ __all__ = [
     "randomized_copy",
     "rank_correlation",
     "region_mass",
+    "rise",
+    "rise_masks",
     "saliency",
+    "scorecam",
 ]
