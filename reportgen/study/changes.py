@@ -33,6 +33,7 @@ from reportgen.predictions import PREDICTIONS_FILE, RunPredictions, read_predict
 from reportgen.report_types import AnalysisResult, Msg, Table, points
 from reportgen.significance import ALPHA, CONFIDENCE, bootstrap_f1, holm, paired_comparison, wilson_interval
 from reportgen.study.compare import ComparisonSection
+from reportgen.study.formats import p_phrase, p_value, points_interval
 
 METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro F1"))
 PAIRED, INTERVAL = "paired", "interval"
@@ -267,10 +268,6 @@ def _adjust(compared: list[dict[str, Any]]) -> None:
             record[key]["significant"] = adjusted < ALPHA
 
 
-def _p_text(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
-
-
 def _evidence_text(record: dict[str, Any], key: str) -> str:
     """The evidence behind a change, for the regression line: ``McNemar p = 0.003``."""
     change, evidence = record[key], record["evidence"]
@@ -283,12 +280,12 @@ def _evidence_text(record: dict[str, Any], key: str) -> str:
         return (f"previous value {side} this run's {CONFIDENCE:.0%} {method} interval "
                 f"{low:.4f}–{high:.4f}; {evidence['reason']}")
     if evidence["runs"] > 1:
-        test = f"paired over {evidence['runs']} seeds and the test images, p"
+        test = f"paired over {evidence['runs']} seeds and the test images,"
     else:
-        test = "McNemar p" if key == "accuracy" else "paired bootstrap p"
-    text = f"{test} {_p_text(change['p'])}"
+        test = "McNemar" if key == "accuracy" else "paired bootstrap"
+    text = f"{test} {p_phrase(change['p'])}"
     if change["p_holm"] != change["p"]:
-        text += f", Holm-adjusted {_p_text(change['p_holm'])}"
+        text += f", Holm-adjusted {p_phrase(change['p_holm'])}"
     return text
 
 
@@ -306,13 +303,12 @@ def _delta_cell(change: dict[str, Any]) -> str:
     """Δ with its interval, in points: ``-2.4 [-3.9, -0.9]``."""
     if change["ci_points"] is None:
         return points(change["delta_points"])
-    low, high = change["ci_points"]
-    return f"{points(change['delta_points'])} [{points(low)}, {points(high)}]"
+    return f"{points(change['delta_points'])} {points_interval(*change['ci_points'])}"
 
 
 def _p_cell(change: dict[str, Any]) -> str:
     p = change.get("p_holm")
-    return "—" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
+    return "—" if p is None else p_value(p)
 
 
 def _table_of(compared: list[dict[str, Any]]) -> Table:
