@@ -60,3 +60,9 @@ def read_predictions(path: Path) -> RunPredictions | None:
     if runs.ndim != 2 or runs.shape[1] != len(y_true):
         return None
     return RunPredictions(y_true, runs, seeds)
+
+
+def label_count(classes: Any, *labels: np.ndarray) -> int:
+    """How many classes the metrics count: the record's classes, or more when a label array holds
+    a higher index (a record without its class list)."""
+    return max(len(classes or ()), max((int(a.max(initial=0)) for a in labels), default=-1) + 1)

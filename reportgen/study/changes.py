@@ -29,7 +29,7 @@ import numpy as np
 
 from reportgen.errors import ConfigError
 from reportgen.i18n import plural_msg
-from reportgen.predictions import PREDICTIONS_FILE, RunPredictions, read_predictions
+from reportgen.predictions import PREDICTIONS_FILE, RunPredictions, label_count, read_predictions
 from reportgen.report_types import AnalysisResult, Msg, Table, points
 from reportgen.significance import ALPHA, CONFIDENCE, bootstrap_f1, holm, paired_comparison, wilson_interval
 from reportgen.study.compare import ComparisonSection
@@ -222,9 +222,7 @@ def _paired(entry: dict[str, Any], before: dict[str, Any], now: RunPredictions) 
         row_of = {seed: row for row, seed in enumerate(then.seeds)}
         runs_now = now.y_pred_runs
         runs_then = then.y_pred_runs[[row_of[seed] for seed in now.seeds]]
-    labels = max(len(entry.get("classes") or ()), int(max(now.y_true.max(initial=0),
-                                                          runs_now.max(initial=0),
-                                                          runs_then.max(initial=0))) + 1)
+    labels = label_count(entry.get("classes"), now.y_true, runs_now, runs_then)
     result = paired_comparison(now.y_true, runs_now, runs_then, labels)
     record: dict[str, Any] = {"evidence": {"kind": PAIRED, "reason": None, "test": result["test"],
                                            "runs": result["runs"], "images": result["images"]}}
@@ -249,8 +247,7 @@ def _current_interval(entry: dict[str, Any], predictions: RunPredictions | None,
         y_true, y_pred = predictions.y_true, predictions.y_pred_runs[0]
         if key == "accuracy":
             return list(wilson_interval(int(np.sum(y_true == y_pred)), len(y_true)))
-        labels = max(len(entry.get("classes") or ()), int(max(y_true.max(initial=0),
-                                                              y_pred.max(initial=0))) + 1)
+        labels = label_count(entry.get("classes"), y_true, y_pred)
         return list(bootstrap_f1(y_true, y_pred, labels)["macro_f1"])
     if key == "accuracy" and entry.get("per_class"):
         total = sum(int(v["support"]) for v in entry["per_class"].values())

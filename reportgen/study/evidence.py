@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from reportgen.predictions import RunPredictions
+from reportgen.predictions import RunPredictions, label_count
 from reportgen.significance import holm, paired_comparison, significant, wilson_interval
 
 Record = dict[str, Any]
@@ -124,8 +124,7 @@ class Evidence:
         pa, pb = self.predictions[a], self.predictions[b]
         rows_a, rows_b, seeds = _seed_rows(pa, pb)
         runs_a, runs_b = pa.y_pred_runs[rows_a], pb.y_pred_runs[rows_b]
-        classes = max(len(self.records[a].get("classes") or []),
-                      int(max(pa.y_true.max(initial=0), runs_a.max(initial=0), runs_b.max(initial=0))) + 1)
+        classes = label_count(self.records[a].get("classes"), pa.y_true, runs_a, runs_b)
         result = paired_comparison(pa.y_true, runs_a, runs_b, classes)
         out = {"runs": result["runs"], "seeds": seeds if result["runs"] > 1 else [],
                "test": result["test"], "accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
