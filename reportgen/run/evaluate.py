@@ -51,7 +51,7 @@ def evaluate(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict
     per_class = {name: row(report[name]) for name in classes}
     correct, total = int(np.sum(y_true == y_pred)), int(len(y_true))
     return {
-        "accuracy": float(np.mean(y_true == y_pred)) if len(y_true) else 0.0,
+        "accuracy": correct / total if total else 0.0,
         "correct": correct,
         "total": total,
         "per_class": per_class,
