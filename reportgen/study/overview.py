@@ -36,6 +36,11 @@ def test_sets(rows: list[dict[str, Any]], records: dict[str, dict[str, Any]], sc
     return out
 
 
+def _starred(groups: list[dict[str, Any]]) -> set[str]:
+    """The experiments that get a ★: significantly the highest on their test set."""
+    return {g["standing"]["top"] for g in groups if g["standing"] and g["standing"]["best"]}
+
+
 def _listed(others: list[dict[str, Any]]) -> str:
     return ", ".join(f"{o['experiment']} ({p_phrase(o['p_holm'])})" for o in others)
 
@@ -63,7 +68,7 @@ def _test_set_notes(groups: list[dict[str, Any]]) -> list[Msg]:
 
 def overview(rows: list[dict[str, Any]], scores: dict[str, Score],
              groups: list[dict[str, Any]]) -> ComparisonSection:
-    starred = {g["standing"]["top"] for g in groups if g["standing"] and g["standing"]["best"]}
+    starred = _starred(groups)
     table_rows = []
     for r in rows:
         accuracy = accuracy_cell(scores[r["experiment"]])
@@ -95,7 +100,7 @@ def matrix(rows: list[dict[str, Any]], scores: dict[str, Score],
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     if len(models) < 2 and len(datasets) < 2:
         return None
-    starred = {g["standing"]["top"] for g in groups if g["standing"] and g["standing"]["best"]}
+    starred = _starred(groups)
     cell: dict[tuple[str, str], str] = {}  # several experiments of one model on one dataset: the top one
     for r in rows:
         key = (r["model"], r["dataset"])
