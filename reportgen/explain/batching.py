@@ -24,6 +24,10 @@ from reportgen.explain.probe import _input_shape, quiet_input_structure
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
+CHUNK_BYTES = 64 * 2**20
+"""Perturbed copies of the inputs (occluded, masked) held in memory at once stay under this many
+bytes: occlusion, RISE and Score-CAM cut their work into chunks of this size."""
+
 __all__ = ["make_predict_fn"]
 
 # Compiled functions of plain Keras models (logits models, classifiers), dropped with the model.

@@ -12,12 +12,10 @@ from collections.abc import Callable
 import numpy as np
 
 from reportgen.errors import AnalysisError
-from reportgen.explain.batching import _chunks, _classes
+from reportgen.explain.batching import CHUNK_BYTES, _chunks, _classes
 
 __all__ = ["occlusion", "occlusion_positions"]
 
-# Occluded copies held in memory at once stay under this many bytes.
-_OCCLUSION_CHUNK_BYTES = 64 * 2**20
 
 
 def _starts(size: int, patch: int, stride: int) -> list[int]:
@@ -88,7 +86,7 @@ def occlusion(predict_fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, cla
     base = probabilities[np.arange(count), c]
     owner = np.repeat(np.arange(count), len(positions))
     where = np.tile(np.arange(len(positions)), count)
-    size = max(1, min(batch_size, _OCCLUSION_CHUNK_BYTES // max(x[0].nbytes, 1)))
+    size = max(1, min(batch_size, CHUNK_BYTES // max(x[0].nbytes, 1)))
     drops = np.zeros(len(owner), dtype=np.float64)
     for part in _chunks(len(owner), size):
         occluded = np.where(masks[where[part], :, :, None], np.float32(fill), x[owner[part]])

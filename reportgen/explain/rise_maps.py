@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reportgen.errors import AnalysisError
-from reportgen.explain.batching import _classes, make_predict_fn
+from reportgen.explain.batching import CHUNK_BYTES, _classes, make_predict_fn
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
 __all__ = ["rise", "rise_masks"]
 
-# Masked copies held in memory at once stay under this many bytes (as for occlusion).
-_RISE_CHUNK_BYTES = 64 * 2**20
 
 
 def _bilinear_matrix(size: int, cells: int) -> np.ndarray:
@@ -118,7 +116,7 @@ def rise(predict_fn_or_model: Callable[[np.ndarray], np.ndarray] | keras.Model, 
     source = _MaskSource(masks, height, width, cells, p, seed)
     if not count:
         return np.zeros((0, height, width), np.float32)
-    chunk = max(1, min(masks, _RISE_CHUNK_BYTES // max(x.nbytes, 1)))
+    chunk = max(1, min(masks, CHUNK_BYTES // max(x.nbytes, 1)))
     weighted = np.zeros((count, height * width))  # Σ_i p_c,i M_i(λ)
     coverage = np.zeros(height * width)  # Σ_i M_i(λ)
     score_sum = np.zeros(count)  # Σ_i p_c,i

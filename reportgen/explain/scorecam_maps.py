@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from reportgen.explain.batching import (
+    CHUNK_BYTES,
     _chunk_size,
     _chunks,
     _classes,
@@ -26,8 +27,6 @@ from reportgen.explain.probe import Probe
 
 __all__ = ["scorecam"]
 
-# Upsampled channel masks held in memory at once stay under this many bytes.
-_MASK_CHUNK_BYTES = 64 * 2**20
 
 
 def _functions(probe: Probe) -> tuple[Callable, Callable, Callable]:
@@ -93,7 +92,7 @@ def scorecam(probe: Probe, x: np.ndarray, targets: np.ndarray, baseline: bool = 
         return np.zeros((0, height, width), np.float32)
     to_masks, probabilities, to_cam = _functions(probe)
     k = int(probe.model.outputs[0].shape[-1])
-    group = max(1, _MASK_CHUNK_BYTES // (k * height * width * 4))
+    group = max(1, CHUNK_BYTES // (k * height * width * 4))
     size = _chunk_size(min(len(x), group) * k, batch_size)
     maps = []
     for images in _chunks(len(x), group):
