@@ -21,13 +21,13 @@ def probe_for(ctx: AnalysisContext, layer: str | None):
 
 
 def _random_probe(ctx: AnalysisContext, probe):
-    """The probe of the same layer in a copy of the model with re-initialised weights, built
-    once per experiment and layer (the copy is seeded, so every analysis would get the same)."""
-    from reportgen.explain import build_probe, randomized_copy
+    """The probe of the same layer in the copy of the model with re-initialised weights (one copy
+    per experiment, shared with every method's randomisation check), built once per layer."""
+    from reportgen.analyses._attribution import random_model
+    from reportgen.explain import build_probe
 
     layer = probe.layer_path[-1]
-    return ctx.shared(f"random_probe:{layer}",
-                      lambda: build_probe(randomized_copy(ctx.model, ctx.seed), layer))
+    return ctx.shared(f"random_probe:{layer}", lambda: build_probe(random_model(ctx), layer))
 
 
 def add_sanity_check(ctx: AnalysisContext, probe, x: np.ndarray, targets: np.ndarray,

@@ -7,10 +7,10 @@ Reference:
 
 from __future__ import annotations
 
-import numpy as np
 from pydantic import Field
 
 from reportgen import figures
+from reportgen.analyses._attribution import fill_value, occlusion_patch
 from reportgen.analyses._examples import caption, one_per_class, target_classes
 from reportgen.analyses._figure_parts import grid_figures, parts_metrics
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Params
@@ -39,12 +39,12 @@ class Occlusion(Analysis):
     def run(self, ctx: AnalysisContext, params: OcclusionParams) -> AnalysisResult:
         from reportgen.explain import occlusion
 
-        height, width, channels = ctx.images.shape[1:]
-        patch = params.patch or (3 if max(height, width) <= 48 else max(3, round(max(height, width) / 16)))
+        height, width = ctx.images.shape[1:3]
+        patch = occlusion_patch(height, width, params.patch)
         stride = params.stride or patch
         indices = one_per_class(ctx, params.examples)
         targets = target_classes(ctx, indices, use_truth=True)
-        fill = float(ctx.preprocess(np.full((1, 1, 1, channels), params.fill, np.float32)).reshape(-1)[0])
+        fill = fill_value(ctx, params.fill)
         maps = occlusion(ctx.predict_fn(), ctx.preprocess(ctx.images[indices]), targets, patch=patch,
                          stride=stride, fill=fill)
         columns = [[Panel(ctx.images[i], title=caption(ctx, i, c)),
