@@ -274,3 +274,21 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 def significant(p: float | None, alpha: float = ALPHA) -> bool:
     return p is not None and p < alpha
+
+
+def p_value(p: float) -> str:
+    """A p-value as a table cell: ``0.004``, ``< 0.001``. Three decimals, except that a p below
+    :data:`ALPHA` never prints as ``0.050`` (four decimals then), so a cell never contradicts its
+    decision."""
+    if p < 0.001:
+        return "< 0.001"
+    text = f"{p:.3f}"
+    if p < ALPHA and float(text) >= ALPHA:
+        text = f"{p:.4f}"
+    return text
+
+
+def p_phrase(p: float) -> str:
+    """A p-value in a sentence: ``p = 0.004``, ``p < 0.001``."""
+    text = p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"

@@ -28,6 +28,22 @@ def one_per_class(ctx: AnalysisContext, limit: int) -> np.ndarray:
     return np.array(chosen, dtype=int)
 
 
+def spread_examples(ctx: AnalysisContext, limit: int) -> np.ndarray:
+    """Up to ``limit`` test indices for measures over many images: on labelled data taken in
+    turn from each class (a seeded order within each class), so every class is represented;
+    on unlabelled data the first ``limit`` images."""
+    if not ctx.labelled:
+        return np.arange(min(limit, len(ctx.images)))
+    rng = np.random.default_rng(ctx.seed)
+    pools = [list(rng.permutation(np.flatnonzero(ctx.y_true == c))) for c in range(len(ctx.classes))]
+    chosen: list[int] = []
+    while len(chosen) < limit and any(pools):
+        for pool in pools:
+            if pool and len(chosen) < limit:
+                chosen.append(int(pool.pop(0)))
+    return np.array(sorted(chosen), dtype=int)
+
+
 def target_classes(ctx: AnalysisContext, indices: np.ndarray, use_truth: bool = False) -> np.ndarray:
     """The class each panel explains: the prediction, or the true class when asked and known."""
     if use_truth and ctx.labelled:

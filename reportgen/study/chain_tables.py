@@ -8,8 +8,9 @@ from typing import Any
 
 from reportgen.config.chains import chains
 from reportgen.report_types import AnalysisResult, Msg, Table, points
+from reportgen.significance import p_value
 from reportgen.study.evidence import Evidence, Score, decision, holm_adjusted
-from reportgen.study.formats import accuracy_interval, p_value, points_interval
+from reportgen.study.formats import accuracy_interval, points_interval
 from reportgen.study.section import ComparisonSection
 
 Record = dict[str, Any]

@@ -31,9 +31,18 @@ from reportgen.errors import ConfigError
 from reportgen.i18n import plural_msg
 from reportgen.predictions import PREDICTIONS_FILE, RunPredictions, label_count, read_predictions
 from reportgen.report_types import AnalysisResult, Msg, Table, points
-from reportgen.significance import ALPHA, CONFIDENCE, bootstrap_f1, holm, paired_comparison, wilson_interval
+from reportgen.significance import (
+    ALPHA,
+    CONFIDENCE,
+    bootstrap_f1,
+    holm,
+    p_phrase,
+    p_value,
+    paired_comparison,
+    wilson_interval,
+)
 from reportgen.study.compare import ComparisonSection
-from reportgen.study.formats import p_phrase, p_value, points_interval
+from reportgen.study.formats import points_interval
 
 METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro F1"))
 PAIRED, INTERVAL = "paired", "interval"

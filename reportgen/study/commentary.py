@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from reportgen.analyses._explain_sentences import faithfulness_sentences
 from reportgen.analyses._sentences import (
     best_worst_sentence,
     degenerate_warnings,
@@ -22,8 +23,9 @@ from reportgen.analyses._sentences import (
 from reportgen.i18n import plural_msg
 from reportgen.report_types import Msg, points
 from reportgen.run.evaluate import best_and_worst_classes, best_epoch, most_confused_pairs
+from reportgen.significance import p_phrase
 from reportgen.study.evidence import decision
-from reportgen.study.formats import magnitude, p_phrase
+from reportgen.study.formats import magnitude
 
 IMBALANCE_RATIO = 1.5
 """Largest / smallest test support at which the class balance is worth a sentence."""
@@ -107,12 +109,18 @@ def _training(entry: dict[str, Any]) -> list[Msg]:
     return out
 
 
+def _analysis_metrics(entry: dict[str, Any], name: str) -> dict[str, Any]:
+    return ((entry.get("analyses") or {}).get(name) or {}).get("metrics") or {}
+
+
 def _explanations(entry: dict[str, Any]) -> list[Msg]:
-    """What the explanation panels show, where it can be measured."""
-    top_k = ((entry.get("analyses") or {}).get("top_k") or {}).get("metrics") or {}
-    face = top_k.get("face_mass")
+    """What the explanation panels show, where it can be measured: the face share of Grad-CAM,
+    the faithfulness of each method (:mod:`reportgen.analyses._explain_sentences`)."""
+    faithfulness = _analysis_metrics(entry, "faithfulness")
+    measured = faithfulness_sentences(faithfulness) if faithfulness.get("methods") else []
+    face = _analysis_metrics(entry, "top_k").get("face_mass")
     if not face:
-        return []
+        return measured
     return [Msg("On the {images} face crops, {share} of the rank-1 Grad-CAM mass lies inside the "
                 "face box MTCNN detected, which covers {area} of each crop: the model looks at the "
                 "face, not the margin around it.",
@@ -123,7 +131,7 @@ def _explanations(entry: dict[str, Any]) -> list[Msg]:
                 "the face box MTCNN detected, which covers {area} of each crop: the model also "
                 "uses the margin around the face.",
                 {"images": face["images"], "share": f"{face['mean_share']:.0%}",
-                 "area": f"{face['mean_box_area']:.0%}"})]
+                 "area": f"{face['mean_box_area']:.0%}"})] + measured
 
 
 def for_experiment(entry: dict[str, Any]) -> list[Msg]:

@@ -1,6 +1,7 @@
 """How the comparison chapter writes its numbers, in tables and sentences alike.
 
-One function per kind of number, so a sentence and the table beside it print the same text and
+One function per kind of number (p-values: :func:`reportgen.significance.p_value`, shared with
+the analyses), so a sentence and the table beside it print the same text and
 tests/test_default_report.py can re-derive every quoted number from metrics.json.
 """
 
@@ -9,25 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reportgen.report_types import points
-from reportgen.significance import ALPHA
-
-
-def p_value(p: float) -> str:
-    """A p-value as a table cell: ``0.004``, ``< 0.001``. Three decimals, except that a p below
-    :data:`ALPHA` never prints as ``0.050`` (four decimals then), so a cell never contradicts its
-    decision."""
-    if p < 0.001:
-        return "< 0.001"
-    text = f"{p:.3f}"
-    if p < ALPHA and float(text) >= ALPHA:
-        text = f"{p:.4f}"
-    return text
-
-
-def p_phrase(p: float) -> str:
-    """A p-value in a sentence: ``p = 0.004``, ``p < 0.001``."""
-    text = p_value(p)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def accuracy_interval(low: float, high: float) -> str:

@@ -10,8 +10,9 @@ from typing import Any
 from reportgen import figures
 from reportgen.i18n import joined, plural_msg
 from reportgen.report_types import AnalysisResult, Figure, Msg, Table, points
+from reportgen.significance import p_value
 from reportgen.study.evidence import Evidence, Score, decision, holm_adjusted
-from reportgen.study.formats import accuracy_interval, p_value, points_interval, seeded_accuracy
+from reportgen.study.formats import accuracy_interval, points_interval, seeded_accuracy
 from reportgen.study.ranking import standing
 from reportgen.study.section import ComparisonSection
 

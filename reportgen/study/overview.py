@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from reportgen.report_types import AnalysisResult, Best, Msg, Table
+from reportgen.significance import p_phrase
 from reportgen.study.evidence import Evidence, Score, test_set_key
-from reportgen.study.formats import accuracy_interval, p_phrase
+from reportgen.study.formats import accuracy_interval
 from reportgen.study.ranking import standing, within_noise
 from reportgen.study.section import ComparisonSection
 
