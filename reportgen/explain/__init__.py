@@ -4,12 +4,21 @@ Inputs are preprocessed float32 model inputs ``(N, H, W, C)``.  Every gradient i
 inside a ``tf.function`` on large batches (see :mod:`reportgen.explain.batching`).  One module
 per method family: ``gradcam_maps``, ``saliency_maps``, ``occlusion_maps``, ``filters``,
 ``scorecam_maps``, ``guided_maps`` (Guided Backprop, Guided Grad-CAM), ``integrated_gradients``,
-``rise_maps``; ``randomization`` for the sanity check.  LIME lives in ``lime_explain``; the
-benchmark baselines in ``_baselines`` (not exported); face detection is data loading
-(``reportgen.run.faces``).
+``rise_maps``; ``randomization`` for the sanity check; ``face_regions`` for the share of a map's
+mass in each facial region (eyes, nose, mouth, forehead, rest) from five landmarks or a
+template.  LIME lives in ``lime_explain``; the benchmark baselines in ``_baselines`` (not
+exported); face detection is data loading (``reportgen.run.faces``, landmarks in
+``reportgen.run.landmarks``).
 """
 
 from reportgen.explain.batching import make_predict_fn
+from reportgen.explain.face_regions import (
+    REGIONS,
+    canonical_landmarks,
+    landmarks_or_template,
+    region_masks,
+    region_shares,
+)
 from reportgen.explain.filters import feature_maps, filter_visualization
 from reportgen.explain.gradcam_maps import gradcam
 from reportgen.explain.guided_maps import guided_backprop, guided_coverage, guided_gradcam
@@ -23,8 +32,10 @@ from reportgen.explain.scorecam_maps import scorecam
 from reportgen.explain.stats import rank_correlation, region_mass
 
 __all__ = [
+    "REGIONS",
     "Probe",
     "build_probe",
+    "canonical_landmarks",
     "feature_maps",
     "filter_visualization",
     "find_target_layer",
@@ -35,6 +46,7 @@ __all__ = [
     "ig_baseline",
     "input_gradients",
     "integrated_gradients",
+    "landmarks_or_template",
     "logits_model",
     "make_predict_fn",
     "occlusion",
@@ -42,6 +54,8 @@ __all__ = [
     "randomized_copy",
     "rank_correlation",
     "region_mass",
+    "region_masks",
+    "region_shares",
     "rise",
     "rise_masks",
     "saliency",
