@@ -77,3 +77,53 @@ def faithfulness_sentences(metrics: dict[str, Any]) -> list[Msg]:
                                  "({method}).",
                                  {"rho": f"{measured[worst]:.2f}", "method": methods[worst]["label"]}))
     return sentences
+
+
+REGION_NAMES = {"left_eye": "left eye", "right_eye": "right eye", "nose": "nose", "mouth": "mouth",
+                "forehead": "forehead", "rest": "rest of the image", "eyes": "eyes"}
+"""Region key → English msgid (left / right as seen in the image)."""
+
+TEMPLATE_ERROR = "0.20"
+"""Mean distance of the canonical face's five points from MTCNN's on tight crops of real faces,
+in eye distances (measured in reportgen.explain.face_regions' module doc)."""
+
+MAX_PAIR_SENTENCES = 3
+
+
+def _parts(shares: dict[str, float]) -> list[tuple[str, float]]:
+    """The shares with both eyes as one part ("eyes"), largest first (ties in region order)."""
+    parts = {"eyes": shares["left_eye"] + shares["right_eye"],
+             **{r: v for r, v in shares.items() if r not in ("left_eye", "right_eye")}}
+    return sorted(parts.items(), key=lambda item: -item[1])
+
+
+def _share(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def region_sentences(metrics: dict[str, Any]) -> list[Msg]:
+    """One sentence per class (its two largest parts of the first method's mass, with the area
+    they cover) and one per most frequent confusion."""
+    if not metrics.get("methods"):
+        return []
+    method = next(iter(metrics["methods"].values()))
+    area = dict(_parts(metrics["area"]))
+    sentences = []
+    for cls, entry in method["classes"].items():
+        (first, a), (second, b) = _parts(entry["shares"])[:2]
+        sentences.append(Msg("{cls}: {share} of the {method} mass on the {region} (which covers {area} "
+                             "of the crop), {second_share} on the {second} ({images} images).",
+                             {"cls": cls, "share": _share(a), "method": method["label"],
+                              "region": Msg(REGION_NAMES[first]), "area": _share(area[first]),
+                              "second_share": _share(b), "second": Msg(REGION_NAMES[second]),
+                              "images": entry["images"]}))
+    for pair in method["pairs"][:MAX_PAIR_SENTENCES]:
+        (first, a), (second, b) = _parts(pair["shares"])[:2]
+        sentences.append(Msg("When {true} was taken for {predicted} ({images} images), {share} of the "
+                             "{method} mass for {predicted} lay on the {region}, {second_share} on the "
+                             "{second}.",
+                             {"true": pair["true"], "predicted": pair["predicted"],
+                              "images": pair["images"], "share": _share(a), "method": method["label"],
+                              "region": Msg(REGION_NAMES[first]), "second_share": _share(b),
+                              "second": Msg(REGION_NAMES[second])}))
+    return sentences

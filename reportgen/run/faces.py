@@ -135,7 +135,7 @@ def detect_faces_batch(
         per_call = max(1, min(32, BATCH_PIXELS // (height * width * scale * scale)))
         for start in range(0, len(members), per_call):
             chunk = members[start : start + per_call]
-            batch = _enlarge(np.stack([rgbs[i] for i in chunk]), scale)
+            batch = enlarge(np.stack([rgbs[i] for i in chunk]), scale)
             found = _detector().detect_faces(list(batch), min_face_size=int(min_face_size))
             for i, items in zip(chunk, found):
                 results[i] = _faces_from(items, height, width, scale, min_confidence)
@@ -144,7 +144,7 @@ def detect_faces_batch(
     return results
 
 
-def _enlarge(batch: np.ndarray, scale: int) -> np.ndarray:
+def enlarge(batch: np.ndarray, scale: int) -> np.ndarray:
     """uint8 (n, H, W, 3) → (n, H·scale, W·scale, 3), bicubic (TensorFlow is loaded by MTCNN anyway)."""
     if scale == 1:
         return batch

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reportgen.run.faces import _enlarge, as_rgb_uint8, detect_faces_batch
+from reportgen.run.faces import as_rgb_uint8, detect_faces_batch, enlarge
 
 DETECT_SIDE = 160
 """Crops are enlarged until their shorter side is at least this many pixels before detection."""
@@ -57,7 +57,7 @@ def crop_landmarks(images: Sequence[np.ndarray] | np.ndarray, min_confidence: fl
         per_chunk = max(1, CHUNK_PIXELS // (height * width * scale * scale))
         for start in range(0, len(members), per_chunk):
             chunk = members[start : start + per_chunk]
-            big = _enlarge(np.stack([rgbs[i] for i in chunk]), scale)
+            big = enlarge(np.stack([rgbs[i] for i in chunk]), scale)
             found = detect_faces_batch(list(big), min_confidence)
             for i, faces in zip(chunk, found):
                 results[i] = _central_face(faces, height, width, scale)

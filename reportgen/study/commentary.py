@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from reportgen.analyses._explain_sentences import faithfulness_sentences
+from reportgen.analyses._explain_sentences import faithfulness_sentences, region_sentences
 from reportgen.analyses._sentences import (
     best_worst_sentence,
     degenerate_warnings,
@@ -115,9 +115,11 @@ def _analysis_metrics(entry: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _explanations(entry: dict[str, Any]) -> list[Msg]:
     """What the explanation panels show, where it can be measured: the face share of Grad-CAM,
-    the faithfulness of each method (:mod:`reportgen.analyses._explain_sentences`)."""
+    the faithfulness of each method and the face regions it uses
+    (:mod:`reportgen.analyses._explain_sentences`)."""
     faithfulness = _analysis_metrics(entry, "faithfulness")
     measured = faithfulness_sentences(faithfulness) if faithfulness.get("methods") else []
+    measured += region_sentences(_analysis_metrics(entry, "face_regions"))
     face = _analysis_metrics(entry, "top_k").get("face_mass")
     if not face:
         return measured
