@@ -4,12 +4,14 @@ Inputs are preprocessed float32 model inputs ``(N, H, W, C)``.  Every gradient i
 inside a ``tf.function`` on large batches (see :mod:`reportgen.explain.batching`).  One module
 per method family: ``gradcam_maps``, ``saliency_maps``, ``occlusion_maps``, ``filters``,
 ``scorecam_maps``, ``guided_maps`` (Guided Backprop, Guided Grad-CAM), ``integrated_gradients``,
-``rise_maps``; ``randomization`` for the sanity check.  LIME lives in ``lime_explain``; the
+``rise_maps``; ``randomization`` for the sanity check; ``faithfulness`` for the deletion /
+insertion curves that score any of the maps.  LIME lives in ``lime_explain``; the
 benchmark baselines in ``_baselines`` (not exported); face detection is data loading
 (``reportgen.run.faces``).
 """
 
 from reportgen.explain.batching import make_predict_fn
+from reportgen.explain.faithfulness import FaithfulnessCurves, blurred, deletion_insertion, random_maps
 from reportgen.explain.filters import feature_maps, filter_visualization
 from reportgen.explain.gradcam_maps import gradcam
 from reportgen.explain.guided_maps import guided_backprop, guided_coverage, guided_gradcam
@@ -23,8 +25,11 @@ from reportgen.explain.scorecam_maps import scorecam
 from reportgen.explain.stats import rank_correlation, region_mass
 
 __all__ = [
+    "FaithfulnessCurves",
     "Probe",
+    "blurred",
     "build_probe",
+    "deletion_insertion",
     "feature_maps",
     "filter_visualization",
     "find_target_layer",
@@ -39,6 +44,7 @@ __all__ = [
     "make_predict_fn",
     "occlusion",
     "occlusion_positions",
+    "random_maps",
     "randomized_copy",
     "rank_correlation",
     "region_mass",
