@@ -1,8 +1,7 @@
 """Explanation speed: reportgen's batched, compiled methods vs the plain ways people write them.
 
-Usage: python bench/explain.py [--only gradcam,lime,occlusion,filters,scorecam,ig,rise]   — prints
-one JSON object
-(run on an otherwise idle machine; default: every part).
+Usage: python bench/explain.py [--only gradcam,lime,occlusion,filters,scorecam,ig,rise,deletion]
+— prints one JSON object (run on an otherwise idle machine; default: every part).
 
 Every comparison runs in this one process on the pretrained `fer` expression model (64×64 gray,
 7 classes) and real faces (scikit-image's LFW subset), after one warm-up call of each side, and
@@ -22,6 +21,10 @@ checks that both sides give the same explanation:
 - Integrated Gradients and RISE (bench/_igrise.py): all path points / masked copies in large
   compiled batches vs one image × one step per call (`ig_speedup`) and one `model.predict` per
   mask (`rise_speedup`, the naive side extrapolated from its first masks).
+- Deletion / insertion curves (bench/_faithful.py): the copies of 8 images × 21 steps × both
+  curves as one batched stream vs the same compiled forward called on one copy at a time
+  (`deletion_speedup`, `deletion_speedup_cpu`) and vs one `model.predict` per copy
+  (`deletion_speedup_vs_model_predict`, extrapolated from the first image).
 """
 
 from __future__ import annotations
@@ -173,7 +176,7 @@ def _bench_filters(model) -> dict:
                 filters_max_abs_difference=float(np.abs(batch - tutorial).max()))
 
 
-PARTS = ("gradcam", "lime", "occlusion", "filters", "scorecam", "ig", "rise")
+PARTS = ("gradcam", "lime", "occlusion", "filters", "scorecam", "ig", "rise", "deletion")
 
 
 def main() -> None:
@@ -221,6 +224,10 @@ def main() -> None:
         from bench._igrise import bench_rise
 
         out.update(bench_rise(model, x, classes, predict))
+    if "deletion" in parts:
+        from bench._faithful import bench_deletion
+
+        out.update(bench_deletion(model, x, classes, predict))
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}, indent=2))
 
 

@@ -4,11 +4,11 @@ Inputs are preprocessed float32 model inputs ``(N, H, W, C)``.  Every gradient i
 inside a ``tf.function`` on large batches (see :mod:`reportgen.explain.batching`).  One module
 per method family: ``gradcam_maps``, ``saliency_maps``, ``occlusion_maps``, ``filters``,
 ``scorecam_maps``, ``guided_maps`` (Guided Backprop, Guided Grad-CAM), ``integrated_gradients``,
-``rise_maps``; ``randomization`` for the sanity check; ``face_regions`` for the share of a map's
-mass in each facial region (eyes, nose, mouth, forehead, rest) from five landmarks or a
-template.  LIME lives in ``lime_explain``; the benchmark baselines in ``_baselines`` (not
-exported); face detection is data loading (``reportgen.run.faces``, landmarks in
-``reportgen.run.landmarks``).
+``rise_maps``; ``randomization`` for the sanity check; ``faithfulness`` for the deletion /
+insertion curves that score any of the maps; ``face_regions`` for the share of a map's mass in
+each facial region (eyes, nose, mouth, forehead, rest) from five landmarks or a template.
+LIME lives in ``lime_explain``; the benchmark baselines in ``_baselines`` (not exported); face
+detection is data loading (``reportgen.run.faces``, landmarks in ``reportgen.run.landmarks``).
 """
 
 from reportgen.explain.batching import make_predict_fn
@@ -19,6 +19,7 @@ from reportgen.explain.face_regions import (
     region_masks,
     region_shares,
 )
+from reportgen.explain.faithfulness import FaithfulnessCurves, blurred, deletion_insertion, random_maps
 from reportgen.explain.filters import feature_maps, filter_visualization
 from reportgen.explain.gradcam_maps import gradcam
 from reportgen.explain.guided_maps import guided_backprop, guided_coverage, guided_gradcam
@@ -33,9 +34,12 @@ from reportgen.explain.stats import rank_correlation, region_mass
 
 __all__ = [
     "REGIONS",
+    "FaithfulnessCurves",
     "Probe",
+    "blurred",
     "build_probe",
     "canonical_landmarks",
+    "deletion_insertion",
     "feature_maps",
     "filter_visualization",
     "find_target_layer",
@@ -51,6 +55,7 @@ __all__ = [
     "make_predict_fn",
     "occlusion",
     "occlusion_positions",
+    "random_maps",
     "randomized_copy",
     "rank_correlation",
     "region_mass",
