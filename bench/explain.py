@@ -22,9 +22,9 @@ checks that both sides give the same explanation:
   compiled batches vs one image × one step per call (`ig_speedup`) and one `model.predict` per
   mask (`rise_speedup`, the naive side extrapolated from its first masks).
 - Deletion / insertion curves (bench/_faithful.py): the copies of 8 images × 21 steps × both
-  curves as one batched stream vs the same compiled forward called on one copy at a time
-  (`deletion_speedup`, `deletion_speedup_cpu`) and vs one `model.predict` per copy
-  (`deletion_speedup_vs_model_predict`, extrapolated from the first image).
+  curves as one batched stream vs one `model.predict` per copy (`deletion_speedup`,
+  extrapolated from the first image, as for RISE) and vs the same compiled forward called on
+  one copy at a time (`deletion_speedup_vs_compiled_single`, `…_cpu`).
 """
 
 from __future__ import annotations
