@@ -10,8 +10,8 @@ only and extrapolated as a per-copy rate.  `deletion_speedup_vs_compiled_single`
 `deletion_speedup_vs_compiled_single_cpu`, in CPU seconds of this process, the steadier figure on
 a shared machine) is what batching alone buys over the same compiled forward called on one copy
 at a time: ~2.3× on this model, whose per-image compute dominates at any batch size.  All sides
-use Grad-CAM maps, a black deletion baseline
-and a blurred insertion baseline, and must give the same curves (`deletion_max_abs_difference`).
+use Grad-CAM maps, a black deletion baseline and a blurred insertion baseline, and must give
+the same curves (`deletion_max_abs_difference`).
 """
 
 from __future__ import annotations
