@@ -36,6 +36,10 @@ CASES: dict[str, dict] = {
     "filters": {"filters": 4, "steps": 5},
     "lime": {"examples": 1, "num_samples": 60, "max_classes": 3},
     "face_panel": {},
+    "integrated_gradients": {"examples": 2, "steps": 8},
+    "scorecam": {"examples": 2},
+    "guided_gradcam": {"examples": 2},
+    "rise": {"examples": 2, "masks": 50},
 }
 
 
