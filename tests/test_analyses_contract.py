@@ -36,6 +36,8 @@ CASES: dict[str, dict] = {
     "filters": {"filters": 4, "steps": 5},
     "lime": {"examples": 1, "num_samples": 60, "max_classes": 3},
     "face_panel": {},
+    "faithfulness": {"images": 3, "steps": 4, "methods": ["gradcam", "saliency", "rise"], "rise_masks": 50},
+    "face_regions": {"max_images": 3, "methods": ["gradcam", "saliency"]},
     "integrated_gradients": {"examples": 2, "steps": 8},
     "scorecam": {"examples": 2},
     "guided_gradcam": {"examples": 2},

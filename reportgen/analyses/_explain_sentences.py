@@ -79,9 +79,10 @@ def faithfulness_sentences(metrics: dict[str, Any]) -> list[Msg]:
     return sentences
 
 
-REGION_NAMES = {"left_eye": "left eye", "right_eye": "right eye", "nose": "nose", "mouth": "mouth",
-                "forehead": "forehead", "rest": "rest of the image", "eyes": "eyes"}
-"""Region key → English msgid (left / right as seen in the image)."""
+REGION_NAMES = {"left_eye": Msg("left eye"), "right_eye": Msg("right eye"), "nose": Msg("nose"),
+                "mouth": Msg("mouth"), "forehead": Msg("forehead"), "rest": Msg("rest of the image"),
+                "eyes": Msg("eyes")}
+"""Region key → its name (left / right as seen in the image)."""
 
 TEMPLATE_ERROR = "0.20"
 """Mean distance of the canonical face's five points from MTCNN's on tight crops of real faces,
@@ -114,8 +115,8 @@ def region_sentences(metrics: dict[str, Any]) -> list[Msg]:
         sentences.append(Msg("{cls}: {share} of the {method} mass on the {region} (which covers {area} "
                              "of the crop), {second_share} on the {second} ({images} images).",
                              {"cls": cls, "share": _share(a), "method": method["label"],
-                              "region": Msg(REGION_NAMES[first]), "area": _share(area[first]),
-                              "second_share": _share(b), "second": Msg(REGION_NAMES[second]),
+                              "region": REGION_NAMES[first], "area": _share(area[first]),
+                              "second_share": _share(b), "second": REGION_NAMES[second],
                               "images": entry["images"]}))
     for pair in method["pairs"][:MAX_PAIR_SENTENCES]:
         (first, a), (second, b) = _parts(pair["shares"])[:2]
@@ -124,6 +125,6 @@ def region_sentences(metrics: dict[str, Any]) -> list[Msg]:
                              "{second}.",
                              {"true": pair["true"], "predicted": pair["predicted"],
                               "images": pair["images"], "share": _share(a), "method": method["label"],
-                              "region": Msg(REGION_NAMES[first]), "second_share": _share(b),
-                              "second": Msg(REGION_NAMES[second])}))
+                              "region": REGION_NAMES[first], "second_share": _share(b),
+                              "second": REGION_NAMES[second]}))
     return sentences

@@ -124,7 +124,7 @@ class FaceRegions(Analysis):
         names = [label for label, _ in rows] + [ctx.label("Area of the crop")]
         counts = [entry["images"] for _, entry in rows] + [metrics["images"]]
         path = figures_explain.share_table(
-            shares, names, [ctx.label(REGION_NAMES[r]) for r in regions],
+            shares, names, [ctx.label(REGION_NAMES[r].msgid) for r in regions],
             ctx.figure_path(f"face_regions_{name}"), xlabel=ctx.label("Face region"), counts=counts)
         params = {"method": method["label"], "experiment": ctx.experiment}
         caption = (Msg("Share of the {method} mass on each face region ({experiment}): one row per "
