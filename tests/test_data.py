@@ -496,6 +496,12 @@ def test_images_folder_whole_photos_with_corrupt_file(tmp_path):
     one = load_dataset(spec.model_copy(update={"max_samples": 1}), (48, 40), 1, 0, tmp_path)
     assert one.test.x.shape == (1, 48, 40, 1) and len(one.sources) == 1
     assert "max_samples" in _en(one.description)
+    # include / exclude pick photos by file name (the nested folder's photo by its own name).
+    picked = spec.model_copy(update={"include": ["b_*", "c_*"], "exclude": ["c_*"], "samples": []})
+    assert check_dataset(picked, tmp_path) == []
+    assert [s.name for s in load_dataset(picked, (48, 40), 3, 0, tmp_path).sources] == ["nested/b_coffee.jpg"]
+    none_left = spec.model_copy(update={"include": ["zzz*"]})
+    assert any(p.startswith("include:") for p in check_dataset(none_left, tmp_path))
 
 
 def test_images_face_crop_without_faces(tmp_path):

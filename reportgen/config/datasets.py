@@ -248,7 +248,7 @@ class NpzDataset(DatasetBase):
 SampleImage = Literal["astronaut", "camera", "coffee", "chelsea", "cat", "rocket"]
 
 
-class ImagesDataset(DatasetBase):
+class ImagesDataset(DatasetBase, FileSelection):
     """Unlabelled images to inspect with a trained model (no training, no accuracy): a folder
     of image files, and/or scikit-image's sample photos by name (``astronaut`` is a face).
 
@@ -259,7 +259,7 @@ class ImagesDataset(DatasetBase):
 
     kind: Literal["images"]
     path: LocalPath | None = None
-    """Folder of image files (searched recursively)."""
+    """Folder of image files (searched recursively); ``include`` / ``exclude`` pick files by name."""
     samples: list[SampleImage] = Field(default_factory=list)
     """scikit-image sample photos, e.g. ``["astronaut"]``."""
 

@@ -23,6 +23,7 @@ from reportgen.run.data.base import (
 )
 from reportgen.run.data.decode import open_image
 from reportgen.run.data.folders import IMAGE_EXTENSIONS, image_files
+from reportgen.run.data.select import select_files
 
 if TYPE_CHECKING:
     from reportgen.run.faces import Face
@@ -85,6 +86,8 @@ def _images_check(spec: Any, base_dir: Path) -> list[str]:
             problems.append(f"path: not a folder: {root}")
         elif not image_files(root):
             problems.append(f"path: no image files ({' '.join(IMAGE_EXTENSIONS)}) in {root}")
+        elif not select_files(spec, image_files(root)):
+            problems.append(f"include: no image file of {root} is left by include / exclude")
     if spec.samples:
         problems += [f"samples: {p}" for p in map(_sample_problem, spec.samples) if p]
     if spec.face_crop:
@@ -107,7 +110,7 @@ def _images_load(spec: Any, base_dir: Path) -> RawData:
         root = resolve_path(base_dir, spec.path)
         if not root.is_dir():
             raise DataError(f"Dataset '{spec.name}': path folder not found: {root}.")
-        files = image_files(root)
+        files = select_files(spec, image_files(root))
         where.append(f"folder {root} ({len(files):,} image file{'s' if len(files) != 1 else ''})")
         where_msgs.append(plural_msg("folder {root} ({count:,} image file)",
                                      "folder {root} ({count:,} image files)",
