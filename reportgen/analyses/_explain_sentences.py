@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reportgen.i18n import plural_msg
 from reportgen.report_types import Msg
 from reportgen.significance import p_phrase
 
@@ -21,8 +22,12 @@ def _score(value: float) -> str:
     return f"{value:.3f}"
 
 
-def _names(labels: list[str]) -> str:
-    return ", ".join(labels)
+def _names(labels: list[str]) -> Msg:
+    """Method names as one translated list ("A, B, C"; "A、B、C" in Chinese)."""
+    names = Msg(labels[0])
+    for label in labels[1:]:
+        names = Msg("{list}, {item}", {"list": names, "item": Msg(label)})
+    return names
 
 
 def faithfulness_sentences(metrics: dict[str, Any]) -> list[Msg]:
@@ -36,11 +41,11 @@ def faithfulness_sentences(metrics: dict[str, Any]) -> list[Msg]:
     if len(ranking) == 1:
         sentences.append(Msg("{method}: insertion − deletion AUC {score} against {random} for a random "
                              "attribution ({p}).",
-                             {"method": top["label"], "score": _score(top["score"]),
+                             {"method": Msg(top["label"]), "score": _score(top["score"]),
                               "random": _score(random), "p": p_phrase(top["p_vs_random"])}))
     else:
         second = methods[ranking[1]]
-        params = {"method": top["label"], "score": _score(top["score"]), "second": second["label"],
+        params = {"method": Msg(top["label"]), "score": _score(top["score"]), "second": Msg(second["label"]),
                   "second_score": _score(second["score"]), "p": p_phrase(metrics["runner_up_p"]),
                   "random": _score(random)}
         if metrics["runner_up_p"] < alpha and beats_random:
@@ -75,7 +80,7 @@ def faithfulness_sentences(metrics: dict[str, Any]) -> list[Msg]:
             sentences.append(Msg("Every method passes the randomisation check: the largest mean rank "
                                  "correlation with the maps of the re-initialised network is {rho} "
                                  "({method}).",
-                                 {"rho": f"{measured[worst]:.2f}", "method": methods[worst]["label"]}))
+                                 {"rho": f"{measured[worst]:.2f}", "method": Msg(methods[worst]["label"])}))
     return sentences
 
 
@@ -112,19 +117,22 @@ def region_sentences(metrics: dict[str, Any]) -> list[Msg]:
     sentences = []
     for cls, entry in method["classes"].items():
         (first, a), (second, b) = _parts(entry["shares"])[:2]
-        sentences.append(Msg("{cls}: {share} of the {method} mass on the {region} (which covers {area} "
-                             "of the crop), {second_share} on the {second} ({images} images).",
-                             {"cls": cls, "share": _share(a), "method": method["label"],
-                              "region": REGION_NAMES[first], "area": _share(area[first]),
-                              "second_share": _share(b), "second": REGION_NAMES[second],
-                              "images": entry["images"]}))
+        sentences.append(plural_msg(
+            "{cls}: {share} of the {method} mass on the {region} (which covers {area} of the crop), "
+            "{second_share} on the {second} ({count} image).",
+            "{cls}: {share} of the {method} mass on the {region} (which covers {area} of the crop), "
+            "{second_share} on the {second} ({count} images).",
+            {"cls": cls, "share": _share(a), "method": Msg(method["label"]), "region": REGION_NAMES[first],
+             "area": _share(area[first]), "second_share": _share(b), "second": REGION_NAMES[second],
+             "count": entry["images"]}))
     for pair in method["pairs"][:MAX_PAIR_SENTENCES]:
         (first, a), (second, b) = _parts(pair["shares"])[:2]
-        sentences.append(Msg("When {true} was taken for {predicted} ({images} images), {share} of the "
-                             "{method} mass for {predicted} lay on the {region}, {second_share} on the "
-                             "{second}.",
-                             {"true": pair["true"], "predicted": pair["predicted"],
-                              "images": pair["images"], "share": _share(a), "method": method["label"],
-                              "region": REGION_NAMES[first], "second_share": _share(b),
-                              "second": REGION_NAMES[second]}))
+        sentences.append(plural_msg(
+            "When {true} was taken for {predicted} ({count} image), {share} of the {method} mass for "
+            "{predicted} lay on the {region}, {second_share} on the {second}.",
+            "When {true} was taken for {predicted} ({count} images), {share} of the {method} mass for "
+            "{predicted} lay on the {region}, {second_share} on the {second}.",
+            {"true": pair["true"], "predicted": pair["predicted"], "count": pair["images"],
+             "share": _share(a), "method": Msg(method["label"]), "region": REGION_NAMES[first],
+             "second_share": _share(b), "second": REGION_NAMES[second]}))
     return sentences

@@ -126,7 +126,7 @@ class FaceRegions(Analysis):
         path = figures_explain.share_table(
             shares, names, [ctx.label(REGION_NAMES[r].msgid) for r in regions],
             ctx.figure_path(f"face_regions_{name}"), xlabel=ctx.label("Face region"), counts=counts)
-        params = {"method": method["label"], "experiment": ctx.experiment}
+        params = {"method": Msg(method["label"]), "experiment": ctx.experiment}
         caption = (Msg("Share of the {method} mass on each face region ({experiment}): one row per "
                        "class (its test images, explaining that class), then the most frequent "
                        "confusions \"true → predicted\" (explaining the predicted class); the last row "

@@ -34,6 +34,7 @@ from reportgen.analyses._explain_sentences import RANDOMIZATION_LIMIT, faithfuln
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg, Params, Table
 from reportgen.analyses.registry import register
 from reportgen.report_types import Best
+from reportgen.significance import p_value
 
 MethodName = Literal["saliency", "gradcam", "integrated_gradients", "scorecam", "guided_gradcam",
                      "rise", "occlusion"]
@@ -136,8 +137,8 @@ class Faithfulness(Analysis):
         def cell(value: float, best: float) -> str | Best:
             return Best(f"{value:.3f}") if value == best else f"{value:.3f}"
 
-        rows = [[m["label"], cell(m["deletion_auc"], best_del), cell(m["insertion_auc"], best_ins),
-                 cell(m["score"], best_score), f"{m['p_vs_random']:.3f}",
+        rows = [[Msg(m["label"]), cell(m["deletion_auc"], best_del), cell(m["insertion_auc"], best_ins),
+                 cell(m["score"], best_score), p_value(m["p_vs_random"]),
                  "—" if m["randomization_rank_correlation"] is None
                  else f"{m['randomization_rank_correlation']:.2f}",
                  f"{m['seconds_per_image']:.3f}"]
@@ -159,8 +160,8 @@ class Faithfulness(Analysis):
     @staticmethod
     def _figure(ctx: AnalysisContext, random, mean_curves: dict, methods: dict) -> Figure:
         random_label = ctx.label("Random attribution")
-        deletion = {methods[n]["label"]: d for n, (d, _) in mean_curves.items()}
-        insertion = {methods[n]["label"]: i for n, (_, i) in mean_curves.items()}
+        deletion = {ctx.label(methods[n]["label"]): d for n, (d, _) in mean_curves.items()}
+        insertion = {ctx.label(methods[n]["label"]): i for n, (_, i) in mean_curves.items()}
         deletion[random_label] = random.deletion.mean(axis=0)
         insertion[random_label] = random.insertion.mean(axis=0)
         path = figures_explain.faithfulness_curves(
