@@ -82,7 +82,7 @@ def context(request, tmp_path_factory):
 
 
 def test_gradcam_and_top_k_share_one_randomised_model(context):
-    """Both run the model-randomisation check (analyses/_probe.py) on the same target layer:
+    """Both run the model-randomisation check (analyses/_sanity.py) on the same target layer:
     the re-initialised copy is built once per experiment, and each records its correlation."""
     rhos = []
     for name in ("gradcam", "top_k"):

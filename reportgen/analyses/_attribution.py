@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from reportgen.analyses.base import AnalysisContext, Msg
 
-__all__ = ["METHODS", "AttributionOptions", "attribution", "fill_value", "method_label",
-           "random_model", "randomization_correlation"]
+__all__ = ["METHODS", "AttributionOptions", "MethodName", "attribution", "fill_value", "method_label",
+           "probe", "random_model", "randomization_correlation"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,9 @@ def _model(ctx: AnalysisContext, randomized: bool) -> Any:
     return random_model(ctx) if randomized else ctx.model
 
 
-def _probe(ctx: AnalysisContext, layer: str | None, randomized: bool):
+def probe(ctx: AnalysisContext, layer: str | None, randomized: bool = False):
+    """The (activations, logits) probe of ``layer`` (default: the last convolution) in the trained
+    model or, with ``randomized``, the same layer in the re-initialised copy; built once each."""
     from reportgen.explain import build_probe, find_target_layer
 
     if not randomized:
@@ -90,7 +92,7 @@ def _saliency(ctx, x, targets, options, randomized):
 def _gradcam(ctx, x, targets, options, randomized):
     from reportgen.explain import gradcam
 
-    return gradcam(_probe(ctx, options.layer, randomized), x, targets)
+    return gradcam(probe(ctx, options.layer, randomized), x, targets)
 
 
 def _integrated_gradients(ctx, x, targets, options, randomized):
@@ -103,13 +105,13 @@ def _integrated_gradients(ctx, x, targets, options, randomized):
 def _scorecam(ctx, x, targets, options, randomized):
     from reportgen.explain import scorecam
 
-    return scorecam(_probe(ctx, options.layer, randomized), x, targets)
+    return scorecam(probe(ctx, options.layer, randomized), x, targets)
 
 
 def _guided_gradcam(ctx, x, targets, options, randomized):
     from reportgen.explain import guided_gradcam
 
-    return guided_gradcam(_probe(ctx, options.layer, randomized), x, targets)
+    return guided_gradcam(probe(ctx, options.layer, randomized), x, targets)
 
 
 def _rise(ctx, x, targets, options, randomized):
@@ -133,6 +135,10 @@ def _occlusion(ctx, x, targets, options, randomized):
                      fill=fill_value(ctx))
 
 
+MethodName = Literal["saliency", "gradcam", "integrated_gradients", "scorecam", "guided_gradcam",
+                     "rise", "occlusion"]
+"""A method name as the manifest's ``methods = [...]`` options accept it (the keys of METHODS)."""
+
 Method = Callable[[AnalysisContext, np.ndarray, np.ndarray, AttributionOptions, bool], np.ndarray]
 
 METHODS: dict[str, tuple[Msg, Method]] = {
@@ -146,6 +152,9 @@ METHODS: dict[str, tuple[Msg, Method]] = {
 }
 """Method name (as in the manifest) → (its name in the report, translated where it is a common
 word; the function). Every function returns ``(N, H, W)`` maps at the input size."""
+
+
+assert set(get_args(MethodName)) == set(METHODS), "MethodName must list every method"
 
 
 def method_label(name: str) -> str:

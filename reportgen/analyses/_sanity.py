@@ -26,4 +26,4 @@ def add_randomization_check(ctx: AnalysisContext, method: str, x: np.ndarray, ta
                      "{method} maps have a mean Spearman rank correlation of {rho} with the "
                      "trained model's maps; a value near 1 would mean the maps do not depend "
                      "on what the model learned.",
-                     {"method": method_label(method), "rho": f"{rho:.2f}"}))
+                     {"method": Msg(method_label(method)), "rho": f"{rho:.2f}"}))

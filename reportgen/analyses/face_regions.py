@@ -12,13 +12,11 @@ that gets more than its area is one the model concentrates on.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 from pydantic import Field
 
 from reportgen import figures_explain
-from reportgen.analyses._attribution import AttributionOptions, attribution, method_label
+from reportgen.analyses._attribution import AttributionOptions, MethodName, attribution, method_label
 from reportgen.analyses._examples import spread_examples
 from reportgen.analyses._explain_sentences import (
     REGION_NAMES,
@@ -28,8 +26,6 @@ from reportgen.analyses._explain_sentences import (
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg, Params
 from reportgen.analyses.registry import register
 
-MethodName = Literal["saliency", "gradcam", "integrated_gradients", "scorecam", "guided_gradcam",
-                     "rise", "occlusion"]
 MAX_PAIRS = 6
 """Misclassified (true → predicted) pairs shown, the most frequent first."""
 

@@ -15,7 +15,6 @@ References:
 from __future__ import annotations
 
 import time
-from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -24,6 +23,7 @@ from reportgen import figures_explain
 from reportgen.analyses._attribution import (
     METHODS,
     AttributionOptions,
+    MethodName,
     attribution,
     fill_value,
     method_label,
@@ -36,8 +36,6 @@ from reportgen.analyses.registry import register
 from reportgen.report_types import Best
 from reportgen.significance import p_value
 
-MethodName = Literal["saliency", "gradcam", "integrated_gradients", "scorecam", "guided_gradcam",
-                     "rise", "occlusion"]
 ALPHA = 0.05
 """Level of the per-image Wilcoxon tests (best vs runner-up, each method vs random)."""
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from reportgen import figures
+from reportgen.analyses._attribution import AttributionOptions
 from reportgen.analyses._examples import caption, chosen_examples
 from reportgen.analyses._figure_parts import grid_figures, parts_metrics
-from reportgen.analyses._probe import add_sanity_check, probe_for
+from reportgen.analyses._probe import probe_for
+from reportgen.analyses._sanity import add_randomization_check
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Params
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
@@ -52,7 +54,8 @@ class Gradcam(Analysis):
                          "figure_rows": parts_metrics(parts)}
         notes = [Msg("Target layer: {layer}.", {"layer": layer})]
         if params.sanity_check:
-            add_sanity_check(ctx, probe, x, targets, cam, metrics, notes)
+            add_randomization_check(ctx, "gradcam", x, targets, cam, AttributionOptions(layer=params.layer),
+                                    metrics, notes)
         return AnalysisResult(
             metrics=metrics, notes=notes,
             figures=grid_figures(parts, Msg("Grad-CAM and Grad-CAM++ of the predicted class ({experiment}, "

@@ -6,9 +6,11 @@ import numpy as np
 from pydantic import Field
 
 from reportgen import figures
+from reportgen.analyses._attribution import AttributionOptions
 from reportgen.analyses._examples import face_of, image_name, one_per_class
 from reportgen.analyses._figure_parts import grid_figures, parts_metrics
-from reportgen.analyses._probe import add_sanity_check, probe_for
+from reportgen.analyses._probe import probe_for
+from reportgen.analyses._sanity import add_randomization_check
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Msg, Params
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
@@ -60,7 +62,8 @@ class TopK(Analysis):
         if face_mass is not None:
             metrics["face_mass"] = face_mass
         if params.sanity_check:
-            add_sanity_check(ctx, probe, x, ranked[:, 0], cams[:, 0], metrics, notes)
+            add_randomization_check(ctx, "gradcam", x, ranked[:, 0], cams[:, 0],
+                                    AttributionOptions(layer=params.layer), metrics, notes)
         return AnalysisResult(
             metrics=metrics, notes=notes,
             figures=grid_figures(parts, Msg("The {k} most probable classes of each image ({experiment}) "
