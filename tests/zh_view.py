@@ -20,7 +20,7 @@ TECHNICAL = {
     "MobileNetV2", "ResNet", "VGG", "adam", "sgd", "rmsprop", "lr", "LFW", "scikit", "learn",
     "image", "skimage", "sklearn", "digits", "feat", "fer", "hdf", "keras", "Adebayo", "Holm",
     "McNemar", "Wilson", "Wilcoxon", "Integrated", "Gradients", "Score", "Guided", "Backprop",
-    "RISE", "logit", "jpg",
+    "RISE", "logit", "jpg", "NumPy", "WeasyPrint",
 }
 """Proper names and identifiers written the same in Chinese technical text."""
 
@@ -33,8 +33,10 @@ def zh_view_text(html: str) -> str:
     own text."""
     soup = BeautifulSoup(html, "html.parser")
     # The header fields, answers and collaborators are the user's own text, in their language.
+    # The environment table's values are machine identifiers (CPU model, lock file path).
     for tag in soup.select('[lang="en"], style, script, code, pre, .failure, details.skipped, '
-                           '.lang-toggle, title, .header-fields td, .answer, .collaborators'):
+                           '.lang-toggle, title, .header-fields td, .answer, .collaborators, '
+                           'table.environment td'):
         tag.decompose()
     return soup.get_text(" ")
 
