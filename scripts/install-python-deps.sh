@@ -6,8 +6,8 @@
 #                                                      releases; otherwise the locked versions are kept
 #                                                      where they still fit)
 # uv is used when it can be had: $UV, a uv on PATH, or one bootstrapped from locks/uv.txt into
-# VENV/.uv (outside the venv's site-packages, so `uv pip sync` never removes it). Without uv,
-# installation falls back to pip with the same hashes.
+# VENV/.uv (outside the venv's site-packages, so `uv pip sync` never removes it). Without uv (or
+# with UV=none), installation falls back to pip with the same hashes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,7 @@ export UV_PYTHON_DOWNLOADS=never
 
 # Prints the uv to use, bootstrapping it into $1/.uv if needed; fails when none can be had.
 find_uv() {
+  if [ "${UV:-}" = none ]; then return 1; fi
   if [ -n "${UV:-}" ]; then echo "$UV"; return; fi
   if command -v uv >/dev/null; then command -v uv; return; fi
   local dir=$1/.uv
