@@ -23,10 +23,11 @@ find_uv() {
   if [ "${UV:-}" = none ]; then return 1; fi
   if [ -n "${UV:-}" ]; then echo "$UV"; return; fi
   if command -v uv >/dev/null; then command -v uv; return; fi
-  local dir=$1/.uv
+  local dir=$1/.uv python=$PYTHON
+  [ -x "$1/bin/python" ] && python=$1/bin/python  # a venv always has pip; a system Python may not
   if [ ! -x "$dir/bin/uv" ]; then
     rm -rf "$dir"
-    "$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --require-hashes \
+    "$python" -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --require-hashes \
       --target "$dir" -r locks/uv.txt >&2 || return 1
   fi
   echo "$dir/bin/uv"
