@@ -7,7 +7,6 @@ message, log file) and the others go on. Outputs are only replaced once complete
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
 import traceback
@@ -17,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from reportgen import __version__
 from reportgen.analyses.base import AnalysisContext
 from reportgen.artifacts import write_json_atomic
 from reportgen.check_memo import CheckMemo
 from reportgen.checks import load_checked, output_problems
 from reportgen.config.schema import Manifest
+from reportgen.environment import collect as collect_environment
 from reportgen.errors import ConfigError, DataError, ModelError, ReportgenError
 from reportgen.executors import reap_orphaned_ray, run_plans
 from reportgen.outcomes import AnalysisOutcome, BuildOutcome, ExperimentOutcome, failed_outcome
@@ -58,26 +57,20 @@ from reportgen.reuse import (
     store_evaluation,
 )
 from reportgen.study import study
-from reportgen.study.changes import Gate, load_previous
-from reportgen.versions import keras_version, tensorflow_version
+from reportgen.study.changes import Gate, open_gate
 
 STATS_CHUNK = 1024
 """Training images decoded at a time for normalisation statistics of a streamed split."""
 
 
-def environment(outcomes: list[ExperimentOutcome]) -> dict[str, Any]:
-    """Versions (from package metadata) and the device results were computed on: this build's
-    when it ran TensorFlow, else the one the reused results name (no TensorFlow import)."""
+def computed_on(outcomes: list[ExperimentOutcome]) -> str:
+    """The device results were computed on: this build's when it ran TensorFlow, else the one
+    the reused results name (no TensorFlow import)."""
     if "tensorflow" in sys.modules:
         from reportgen.run.devices import device_name
 
-        device = device_name()
-    else:
-        device = next((o.model_summary["device"] for o in outcomes
-                       if o.model_summary.get("device")), "CPU")
-    return {"reportgen": __version__, "python": platform.python_version(),
-            "tensorflow": tensorflow_version(), "keras": keras_version(), "device": device,
-            "platform": platform.platform()}
+        return device_name()
+    return next((o.model_summary["device"] for o in outcomes if o.model_summary.get("device")), "CPU")
 
 
 def _run_analyses(ctx: AnalysisContext, analyses: list[PlannedAnalysis], cache: ResultCache,
@@ -397,8 +390,7 @@ def build(manifest_path: Path, out: Path | None = None, only: list[str] | None =
     for note in notes:
         progress.say(note)
     # Read now: the previous run's predictions may be in the folder this build replaces.
-    gate = (Gate(load_previous(compare_to), str(compare_to), fail_on_drop, fail_on_drop_any)
-            if compare_to is not None else None)
+    gate = open_gate(compare_to, fail_on_drop, fail_on_drop_any) if compare_to is not None else None
     with output_lock(out_dir, wait):
         memo.flush()  # every input accepted: what the checks found is kept for the next build
         for pid in reap_orphaned_ray(out_dir):
@@ -428,12 +420,12 @@ def _build_generation(manifest: Manifest, manifest_path: Path, base_dir: Path, o
     job = ExperimentJob(base_dir, out_dir, manifest.report.languages, force, stage_dir)
     outcomes = run_plans(plans, job, progress, executor=executor, address=address, state_dir=out_dir)
 
-    env = environment(outcomes)
+    env = collect_environment(computed_on(outcomes))
     records = [experiment_record(o, stage_dir) for o in outcomes]
     predictions = {r["name"]: p for r in records if r["status"] == "ok"
                    and (p := read_predictions(stage_dir / "experiments" / r["name"] / PREDICTIONS_FILE))}
     result = study(records, stage_dir / "comparison" / "figures", manifest.report.languages, gate,
-                   predictions)
+                   predictions, env)
     for record in records:
         record["commentary"] = jsonable(result.commentary[record["name"]])
         write_record(stage_dir, record)

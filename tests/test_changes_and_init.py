@@ -53,7 +53,8 @@ def test_compare_to_reports_deltas_and_fails_on_a_drop(tmp_path):
     manifest.write_text(MANIFEST, encoding="utf-8")
     first = run_cli("build", manifest, "-q")
     assert first.returncode == 0, first.stderr
-    now = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))["experiments"]
+    first_metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
+    now = first_metrics["experiments"]
     # A doctored previous run (its metrics.json only, so the gate judges by this run's Wilson
     # interval): a was better than the top of this run's interval (a significant drop), b 3
     # points better (a drop within the noise of this small test set).
@@ -64,7 +65,9 @@ def test_compare_to_reports_deltas_and_fails_on_a_drop(tmp_path):
     previous = {"experiments": {
         "a": {"accuracy": high + 0.01, "macro_avg": {"f1": now["a"]["macro_avg"]["f1"]}},
         "b": {"accuracy": now["b"]["accuracy"] + 0.03, "macro_avg": {"f1": now["b"]["macro_avg"]["f1"]}},
-        "gone": {"accuracy": 0.5, "macro_avg": {"f1": 0.5}}}}
+        "gone": {"accuracy": 0.5, "macro_avg": {"f1": 0.5}}},
+        # The previous run had another Keras: the gate names it beside the drop.
+        "environment": {**first_metrics["environment"], "keras": "3.0.0"}}
     previous_path = tmp_path / "previous.json"
     previous_path.write_text(json.dumps(previous), encoding="utf-8")
     drop_a = (high + 0.01 - now["a"]["accuracy"]) * 100
@@ -72,6 +75,8 @@ def test_compare_to_reports_deltas_and_fails_on_a_drop(tmp_path):
     done = run_reportgen("build", manifest, "-q", "--compare-to", previous_path, "--fail-on-drop", "2")
     assert done.returncode == 3, done.stderr
     assert f"a: accuracy dropped {drop_a:.1f} points" in done.stderr and "Traceback" not in done.stderr
+    keras = first_metrics["environment"]["keras"]
+    assert f"; Keras 3.0.0 → {keras} changed in between" in done.stderr
     assert "outside this run's 95% Wilson interval" in done.stderr and "b: accuracy" not in done.stderr
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
     records = {r["experiment"]: r for r in metrics["comparison"]["changes"]["experiments"]}
@@ -82,6 +87,8 @@ def test_compare_to_reports_deltas_and_fails_on_a_drop(tmp_path):
     assert records["a"]["evidence"]["kind"] == "interval" and records["a"]["accuracy"]["significant"]
     assert not records["b"]["accuracy"]["significant"]
     assert records["a"]["regression"] and not records["b"]["regression"]
+    assert metrics["comparison"]["changes"]["environment_changes"] == [
+        {"entry": "keras", "previous": "3.0.0", "now": keras}]
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert f"-{drop_a:.1f}" in html and "-3.0" in html
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from reportgen.answers import render_answer
 from reportgen.config.common import LocalizedText
+from reportgen.environment import environment_rows
 from reportgen.report_types import from_jsonable
 
 if TYPE_CHECKING:
@@ -90,5 +91,5 @@ def report_view(report: ReportSpec, metrics: dict[str, Any], sections: list[dict
         "summary_number": str(len(records) + 1),
         "comparisons": comparison_views,
         "questions": _question_views(report, experiments, comparison_views, base_dir),
-        "environment": metrics["environment"],
+        "environment": environment_rows(metrics.get("environment") or {}),
     }

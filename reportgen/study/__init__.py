@@ -29,10 +29,12 @@ class Study:
 
 
 def study(records: list[dict[str, Any]], figure_dir: Path, languages: list[str],
-          gate: Gate | None = None, predictions: dict[str, RunPredictions] | None = None) -> Study:
+          gate: Gate | None = None, predictions: dict[str, RunPredictions] | None = None,
+          environment: dict[str, Any] | None = None) -> Study:
     """Commentary, comparison sections and (with ``gate``) the changes since the last run,
     all from the records and (for the paired tests) ``predictions``, experiment name → its
-    test-set predictions; only the comparison's bar charts are written (to ``figure_dir``)."""
+    test-set predictions; only the comparison's bar charts are written (to ``figure_dir``).
+    ``environment``: this run's (reportgen.environment), compared with the gate's previous one."""
     sections = build_comparisons(records, figure_dir, languages, predictions)
     for section in sections:
         sentences = commentary.for_comparison(section.key, section.result.metrics)
@@ -42,6 +44,7 @@ def study(records: list[dict[str, Any]], figure_dir: Path, languages: list[str],
     if gate is not None:
         current = {r["name"]: r for r in records if r["status"] == "ok"}
         section, regressions = changes(gate.previous, current, gate.fail_on_drop, gate.source,
-                                       predictions, gate.fail_on_drop_any)
+                                       predictions, gate.fail_on_drop_any, gate.environment,
+                                       environment)
         sections.append(section)
     return Study({r["name"]: commentary.for_experiment(r) for r in records}, sections, regressions)

@@ -15,6 +15,9 @@ experiment, is the best one at hand:
 ``--fail-on-drop P``: a regression is a drop of more than P points that is significant;
 ``--fail-on-drop-any P``: any drop of more than P points. Either makes the build exit with
 code 3, after writing the report.
+
+Both runs' environments (reportgen.environment) are compared too: what changed in between is
+said in the section and in each regression line (reportgen.study.environment_changes).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from reportgen.significance import (
     wilson_interval,
 )
 from reportgen.study.compare import ComparisonSection
+from reportgen.study.environment_changes import changed_in_between, environment_changes, environment_note
 from reportgen.study.formats import points_interval
 
 METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro F1"))
@@ -61,16 +65,28 @@ _REASON_MSGS = {NO_PREVIOUS_PREDICTIONS: Msg("interval: previous predictions not
 @dataclass(frozen=True)
 class Gate:
     """What ``--compare-to`` / ``--fail-on-drop`` / ``--fail-on-drop-any`` ask of a build: the
-    previous run (read by :func:`load_previous` when the build starts) and the drop rule."""
+    previous run (read by :func:`open_gate` when the build starts) and the drop rule."""
 
     previous: dict[str, dict[str, Any]]
     source: str
     fail_on_drop: float | None = None
     fail_on_drop_any: float | None = None
+    environment: dict[str, Any] | None = None
+    """The previous run's ``environment``; None when its metrics.json has none."""
 
     @property
     def threshold(self) -> float | None:
         return self.fail_on_drop if self.fail_on_drop is not None else self.fail_on_drop_any
+
+
+def open_gate(path: Path, fail_on_drop: float | None = None,
+              fail_on_drop_any: float | None = None) -> Gate:
+    """The gate of ``--compare-to path``: the previous run's experiments (:func:`load_previous`)
+    and environment, read once."""
+    document = _read_document(path)
+    environment = document.get("environment")
+    return Gate(_previous_experiments(document, path), str(path), fail_on_drop, fail_on_drop_any,
+                environment if isinstance(environment, dict) else None)
 
 
 def load_previous(path: Path) -> dict[str, dict[str, Any]]:
@@ -78,13 +94,21 @@ def load_previous(path: Path) -> dict[str, dict[str, Any]]:
     a previous metrics.json (ConfigError if unusable). ``predictions`` (a RunPredictions or
     None) is read now from ``<folder of metrics.json>/experiments/<name>/predictions.npz``: a
     build replacing that folder must not find it gone when it compares."""
+    return _previous_experiments(_read_document(path), path)
+
+
+def _read_document(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError("--compare-to", [f"file not found: {path}"]) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError("--compare-to", [f"{path} is not a readable metrics.json: {exc}"]) from None
-    experiments = document.get("experiments") if isinstance(document, dict) else None
+    return document if isinstance(document, dict) else {}
+
+
+def _previous_experiments(document: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
+    experiments = document.get("experiments")
     if not isinstance(experiments, dict):
         raise ConfigError("--compare-to", [f"{path} has no \"experiments\" table; expected the "
                                            "metrics.json of a reportgen build"])
@@ -136,13 +160,15 @@ def _is_number(value: Any) -> bool:
 def changes(previous: dict[str, dict[str, Any]], current: dict[str, dict[str, Any]],
             fail_on_drop: float | None, source: str,
             current_predictions: dict[str, RunPredictions] | None = None,
-            fail_on_drop_any: float | None = None) -> tuple[ComparisonSection, list[str]]:
+            fail_on_drop_any: float | None = None, environment_before: dict[str, Any] | None = None,
+            environment_now: dict[str, Any] | None = None) -> tuple[ComparisonSection, list[str]]:
     """The "changes since last run" section and the regressions (one line each).
 
     ``previous``: :func:`load_previous`; ``current``: experiment → record; ``current_predictions``:
     experiment → this run's predictions. ``fail_on_drop``: a significant drop of more than that
     many points is a regression; ``fail_on_drop_any``: any drop of more than that many points
-    (at most one of the two)."""
+    (at most one of the two). ``environment_before`` / ``environment_now``: both runs'
+    ``environment``; what changed in between is named (nothing is said without the previous one)."""
     if fail_on_drop is not None and fail_on_drop_any is not None:
         raise ValueError("fail_on_drop and fail_on_drop_any exclude each other")
     compared = [_compare(name, entry, previous[name], (current_predictions or {}).get(name))
@@ -150,6 +176,8 @@ def changes(previous: dict[str, dict[str, Any]], current: dict[str, dict[str, An
                 if entry.get("accuracy") is not None and name in previous]
     _adjust(compared)
     threshold = fail_on_drop if fail_on_drop is not None else fail_on_drop_any
+    changed = environment_changes(environment_before, environment_now)
+    in_between = changed_in_between(changed)
     regressions: list[str] = []
     for record in compared:
         for key, _ in METRICS:
@@ -160,16 +188,18 @@ def changes(previous: dict[str, dict[str, Any]], current: dict[str, dict[str, An
                 continue
             regressions.append(f"{record['experiment']}: {key} dropped {-change['delta_points']:.1f} "
                                f"points ({change['previous']:.4f} → {change['now']:.4f}; "
-                               f"{_evidence_text(record, key)})")
+                               f"{_evidence_text(record, key)})" + (f"; {in_between}" if in_between else ""))
         record["regression"] = any(r.startswith(f"{record['experiment']}:") for r in regressions)
     rule = "significant" if fail_on_drop is not None else "any" if fail_on_drop_any is not None else None
     metrics = {"source": source, "fail_on_drop": fail_on_drop, "fail_on_drop_any": fail_on_drop_any,
                "rule": rule, "alpha": ALPHA, "confidence": CONFIDENCE, "experiments": compared,
-               "regressions": regressions}
+               "regressions": regressions, "environment_changes": changed}
+    notes = _notes(compared, source, rule, threshold, len(regressions))
+    if (note := environment_note(changed)) is not None:
+        notes.append(note)
     section = ComparisonSection("changes", Msg("Changes since the last run"),
                                 AnalysisResult(metrics=metrics, tables=[_table_of(compared)],
-                                               notes=_notes(compared, source, rule, threshold,
-                                                            len(regressions))))
+                                               notes=notes))
     return section, regressions
 
 
