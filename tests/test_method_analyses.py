@@ -9,7 +9,6 @@ attributions and hand-made logits (penultimate features × the softmax layer's k
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from reportgen.analyses.base import AnalysisContext  # noqa: E402
 from reportgen.config.schema import CnnModel, ConvBlock, DigitsDataset  # noqa: E402
 from reportgen.run import models  # noqa: E402
 from reportgen.run.data import load_dataset  # noqa: E402
+from tests.test_analyses_contract import _finite  # noqa: E402
 
 CLASSES = [str(i) for i in range(10)]
 
@@ -118,15 +118,6 @@ def _run_capturing_panels(monkeypatch, ctx, name, options):
     assert len(drawn) == 1
     return result, drawn[0]
 
-
-def _finite(value) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
