@@ -59,10 +59,14 @@ def test_every_record_part_reaches_the_html(out):
              for row in soup.select("table.setup tr")}
     assert setup["批次大小 Batch size"] == "32"
     assert setup["資料擴增 Augmentation"] == "關閉 off"
-    # The best cell is drawn by the template macro, bold with a star (in the experiment's
-    # chapter and again under question 1, which quotes the analysis).
-    assert [b.get_text() for b in soup.select("#faces-confusion_matrix strong.best")] == ["0.7500 ★"]
-    assert len(soup.select("#question-1 strong.best")) == 1
+    # The best cell is drawn by the template macro, bold with a star, once: under question 1,
+    # which cites the analysis; its place in the chapter keeps its heading and points there.
+    assert [b.get_text() for b in soup.select("#question-1 strong.best")] == ["0.7500 ★"]
+    chapter_place = soup.select_one("#faces-confusion_matrix")
+    assert not chapter_place.select("strong.best, figure, table")
+    link = chapter_place.select_one("p.shown-under a")
+    assert link["href"] == "#question-1" and "Shown under Question 1." in link.get_text()
+    assert "見第 1 題。" in link.get_text()
     # The figure's relative path is embedded as the PNG it names.
     img = soup.select_one("figure img")
     data = base64.b64decode(img["src"].removeprefix("data:image/png;base64,"))
@@ -168,8 +172,8 @@ def test_pdf_prints_every_figure_at_150_dpi_or_more_with_its_own_pixels(out):
     view = report_view(report, read_json(out / METRICS_FILE), read_json(out / STUDY_RECORD), out)
     printed = BeautifulSoup(render_html(view, medium="print", out_dir=out), "html.parser")
     sources = [Path(img["src"].removeprefix("file://")) for img in printed.select("figure img")]
-    # Each figure twice: in its chapter and quoted under question 1.
-    assert sorted(p.name for p in sources) == sorted(Path(p).name for p in list(wide) * 2)
+    # Each figure once: a figure question 1 cites is drawn there, not again in its chapter.
+    assert sorted(p.name for p in sources) == sorted(Path(p).name for p in wide)
 
     pngs = {}
     for path in sources:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def _analysis_views(record: dict[str, Any], number: str) -> list[dict[str, Any]]:
     return [{"number": f"{number}.{i}", "name": name, "title": from_jsonable(a["title"]),
              "result": from_jsonable({k: a[k] for k in ("notes", "tables", "figures")}),
-             "error": a["error"], "anchor": f"{record['name']}-{name}"}
+             "error": a["error"], "anchor": f"{record['name']}-{name}", "shown_in": None}
             for i, (name, a) in enumerate(record["analyses"].items(), start=2)]
 
 
@@ -25,7 +25,8 @@ def _comparison_views(sections: list[dict[str, Any]], number: str) -> list[dict[
     """Comparison sections in the shape the generic analysis partial reads."""
     return [{"number": f"{number}.{i}", "name": s["key"], "title": from_jsonable(s["title"]),
              "result": from_jsonable({k: s[k] for k in ("notes", "tables", "figures")}),
-             "error": None, "anchor": f"compare-{s['key']}"} for i, s in enumerate(sections, start=1)]
+             "error": None, "anchor": f"compare-{s['key']}", "shown_in": None}
+            for i, s in enumerate(sections, start=1)]
 
 
 def _question_views(report: ReportSpec, experiments: list[dict[str, Any]],
@@ -57,6 +58,17 @@ def _question_views(report: ReportSpec, experiments: list[dict[str, Any]],
     return views
 
 
+def _mark_shown(questions: list[dict[str, Any]]) -> None:
+    """Material a question shows is drawn there once: its place in the chapters keeps its heading
+    and number and points to the question (``shown_in``), so nothing is printed twice."""
+    for q in questions:
+        for part in q["parts"]:
+            item = part.get("analysis") or (part["experiment"] if part["kind"] == "discussion" else None)
+            key = "discussion_shown_in" if part["kind"] == "discussion" else "shown_in"
+            if item is not None and item.get(key) is None:
+                item[key] = {"number": q["number"], "anchor": q["anchor"]}
+
+
 def _experiment_view(record: dict[str, Any], number: int) -> dict[str, Any]:
     ok = record["status"] == "ok"
     analyses = _analysis_views(record, str(number)) if ok else []
@@ -72,6 +84,7 @@ def _experiment_view(record: dict[str, Any], number: int) -> dict[str, Any]:
         "commentary": from_jsonable(record.get("commentary") or []),
         "commentary_number": f"{number}.{len(record['analyses']) + 2}",
         "anchor": record["name"],
+        "discussion_shown_in": None,
     }
 
 
@@ -82,6 +95,8 @@ def report_view(report: ReportSpec, metrics: dict[str, Any], sections: list[dict
     records = list(metrics["experiments"].values())
     experiments = [_experiment_view(r, n) for n, r in enumerate(records, start=1)]
     comparison_views = _comparison_views(sections, str(len(records) + 1))
+    questions = _question_views(report, experiments, comparison_views, base_dir)
+    _mark_shown(questions)
     return {
         "report": report,
         "languages": list(report.languages),
@@ -90,6 +105,6 @@ def report_view(report: ReportSpec, metrics: dict[str, Any], sections: list[dict
         "experiments": experiments,
         "summary_number": str(len(records) + 1),
         "comparisons": comparison_views,
-        "questions": _question_views(report, experiments, comparison_views, base_dir),
+        "questions": questions,
         "environment": environment_rows(metrics.get("environment") or {}),
     }
