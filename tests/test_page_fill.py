@@ -53,22 +53,24 @@ EXPECTED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def pdf(tmp_path_factory) -> Path:
+def _render(path: Path, *chapters: str) -> Path:
+    """A report-like PDF at ``path``: the project's stylesheet, a cover page (page 1: no running
+    header), then ``chapters``."""
     from weasyprint import HTML
 
     css = (templates_dir() / "style.css").read_text(encoding="utf-8")
-    body = "".join([
-        '<header class="homework"><h1 class="title" data-running="Test report">Test report</h1></header>',
-        _chapter("1. alpha", _block(200), _block(40, page_break=True), _image(150)),
-        _chapter("2. beta", _block(30)),
-        _chapter("3. gamma", _block(247), _block(60, page_break=True)),
-    ])
-    html = (f'<!DOCTYPE html><html><head><style>{css}</style></head>'
-            f'<body class="medium-print">{body}</body></html>')
-    path = tmp_path_factory.mktemp("page_fill") / "pages.pdf"
-    HTML(string=html).write_pdf(path)
+    cover = '<header class="homework"><h1 class="title" data-running="Test report">Test report</h1></header>'
+    HTML(string=f'<!DOCTYPE html><html><head><style>{css}</style></head>'
+                f'<body class="medium-print">{cover}{"".join(chapters)}</body></html>').write_pdf(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def pdf(tmp_path_factory) -> Path:
+    return _render(tmp_path_factory.mktemp("page_fill") / "pages.pdf",
+                   _chapter("1. alpha", _block(200), _block(40, page_break=True), _image(150)),
+                   _chapter("2. beta", _block(30)),
+                   _chapter("3. gamma", _block(247), _block(60, page_break=True)))
 
 
 def test_the_body_is_the_one_figures_are_sized_for():
@@ -103,3 +105,28 @@ def test_pdfplumber_finds_the_same_lowest_objects(pdf):
                           for o in page.objects.get(kind, ()) if o["bottom"] > top and o["top"] < bottom),
                          default=top)
             assert measured.fill == pytest.approx((lowest - top) / (bottom - top), abs=TOLERANCE)
+
+
+def _page_texts(pdf: Path) -> list[str]:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(str(pdf))
+    try:
+        return [document[i].get_textpage().get_text_range() for i in range(len(document))]
+    finally:
+        document.close()
+
+
+def test_a_setup_table_longer_than_the_page_breaks_between_rows_after_its_heading(tmp_path):
+    """The report's stylesheet on a chapter opening with a setup table longer than a page: the
+    table breaks between rows on the chapter's first page (kept whole, it left that page with
+    only the headings), with its heading and at least three rows, and no row alone at the end."""
+    rows = "".join(f"<tr><th>label {i:02d}</th><td>value {i:02d}</td></tr>" for i in range(60))
+    pdf = _render(tmp_path / "setup.pdf",
+                  _chapter("1. alpha", f'<h3>Setup</h3><table class="setup">{rows}</table>'))
+    texts = _page_texts(pdf)
+    assert len(texts) >= 3 and short_pages(pdf) == []
+    pages_of = {i: [n for n, text in enumerate(texts) if f"label {i:02d}" in text] for i in range(60)}
+    assert all(len(pages) == 1 and f"value {i:02d}" in texts[pages[0]] for i, pages in pages_of.items())
+    assert "Setup" in texts[1] and pages_of[2] == [1]  # the heading with its first three rows
+    assert pages_of[58] == pages_of[59]
