@@ -105,6 +105,81 @@ def test_expression_model_scored_and_explained_on_labelled_faces(default_build):
     assert sum(m.startswith("{cls}: {share} of the") for m in sentences) == 4
 
 
+def test_lime_and_misclassified_per_expression_on_the_labelled_faces(default_build):
+    """LIME explains one face of every expression present (its three most probable classes, as the
+    saved probabilities rank them); the misclassified panels show every mistake (two pairs at most
+    three deep here), each titled with its true and predicted class."""
+    entry = default_build["metrics"]["experiments"]["fer_on_expressions"]
+    saved = np.load(default_build["out"] / "experiments" / "fer_on_expressions" / "predictions.npz")
+    classes = entry["classes"]
+    lime = entry["analyses"]["lime"]["metrics"]["examples"]
+    assert sorted(classes[saved["y_true"][e["index"]]] for e in lime) == sorted(
+        ["surprise", "happy", "angry", "disgust"])
+    for example in lime:
+        top3 = np.argsort(-saved["probabilities"][example["index"]], kind="stable")[:3]
+        assert list(example["classes"]) == [classes[c] for c in top3]
+    wrong = np.flatnonzero(saved["y_true"] != saved["y_pred"])
+    shown = entry["analyses"]["misclassified"]["metrics"].get("examples", [])
+    pairs = {(int(saved["y_true"][i]), int(saved["y_pred"][i])) for i in wrong}
+    shallow = all(np.sum((saved["y_true"] == t) & (saved["y_pred"] == p)) <= 3 for t, p in pairs)
+    if len(pairs) <= 3 and shallow:
+        assert sorted(e["index"] for e in shown) == sorted(wrong.tolist())
+    for example in shown:
+        assert (example["true"], example["predicted"]) == (classes[saved["y_true"][example["index"]]],
+                                                           classes[saved["y_pred"][example["index"]]])
+
+
+def test_the_homework_questions_show_their_material_once(default_build):
+    """Every question of the manifest, numbered with its points and both prompts, shows what it
+    cites (the analyses' figures and tables, the discussion); the chapters keep those headings
+    with a link back instead of a second copy, so no figure is printed twice."""
+    from bs4 import BeautifulSoup
+
+    questions = default_build["manifest"].report.questions
+    assert len(questions) >= 4 and all(q.points for q in questions)
+    soup = BeautifulSoup((default_build["out"] / "report.html").read_text(encoding="utf-8"), "html.parser")
+    sections = soup.select("section.question")
+    assert [s["id"] for s in sections] == [f"question-{q.number}" for q in questions]
+    first_citation: dict[str, str] = {}
+    for question, section in zip(questions, sections):
+        heading = section.h2.get_text(" ", strip=True)
+        assert f"({question.points})" in heading and question.prompt.en in heading
+        assert question.prompt.zh_TW in heading
+        for ref in question.answers:
+            first_citation.setdefault(ref, question.number)
+            name, _, method = ref.partition(".")
+            if ref == "comparison" or not method:
+                continue
+            recorded = default_build["metrics"]["experiments"][name]["analyses"][method]
+            drawn = section.select(f"section.analysis-{method}")
+            assert drawn, ref
+            if first_citation[ref] == question.number:
+                figures = [f for f in recorded["figures"] if not f.get("continued")]
+                assert len(drawn[0].select("figure:not(.continued)")) == len(figures), ref
+                place = soup.select_one(f"#{name}-{method}")
+                assert not place.select("figure, table"), ref
+                assert place.select_one("p.shown-under a")["href"] == f"#question-{question.number}"
+    sources = [img["src"] for img in soup.select("figure img")]
+    assert len(sources) == len(set(sources))  # nothing drawn twice
+    assert any(section.select_one(".answer") for section in sections)  # the student's own words
+    assert any(q.collaborators for q in questions) and default_build["manifest"].report.collaborators
+    text = " ".join(_pdf_text(default_build["out"]).split())
+    for question in questions:
+        assert f"Question {question.number} ({question.points})" in text
+
+
+def test_no_page_is_less_than_a_third_full_except_the_cover_and_chapter_ends(default_build):
+    """Measured on the PDF's layout (tests/page_fill.py): a chapter is what has its own running
+    header (contents, each question, each experiment, the comparison)."""
+    from tests.page_fill import page_fill, short_pages
+
+    pdf, manifest = default_build["out"] / "report.pdf", default_build["manifest"]
+    chapters = {p.chapter for p in page_fill(pdf)}  # "" is the cover and the contents
+    assert len(chapters) == 1 + len(manifest.report.questions) + len(manifest.experiments) + 1, chapters
+    short = short_pages(pdf)
+    assert short == [], [(p.number, round(p.fill, 2), p.chapter) for p in short]
+
+
 @pytest.mark.parametrize("experiment", ["digits_plain", "fer_on_photos"])
 def test_a_faithfulness_table_per_explained_experiment(default_build, experiment):
     entry = default_build["metrics"]["experiments"][experiment]

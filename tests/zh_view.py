@@ -32,11 +32,12 @@ def zh_view_text(html: str) -> str:
     """The visible text of the page in zh-TW mode, less code, errors, file lists and the user's
     own text."""
     soup = BeautifulSoup(html, "html.parser")
-    # The header fields, answers and collaborators are the user's own text, in their language.
+    # The header fields, question prompts, answers and collaborators are the user's own text,
+    # in their language (a course's Chinese prompt may well say "saliency map").
     # The environment table's values are machine identifiers (CPU model, lock file path).
     for tag in soup.select('[lang="en"], style, script, code, pre, .failure, details.skipped, '
-                           '.lang-toggle, title, .header-fields td, .answer, .collaborators, '
-                           'table.environment td'):
+                           '.lang-toggle, title, .header-fields td, .prompt, .toc-prompt, .answer, '
+                           '.collaborators, table.environment td'):
         tag.decompose()
     return soup.get_text(" ")
 
