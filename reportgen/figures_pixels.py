@@ -32,9 +32,14 @@ class Enlargement:
     high: float
 
     def factor_text(self) -> str:
-        """The factor as a caption says it: "7", "1.3", or "6–7" when cells differ."""
-        low, high = (f"{f:.1f}" if f < 2 else f"{round(f)}" for f in (self.low, self.high))
-        return low if low == high else f"{low}–{high}"
+        """The factor as a caption says it ("about …×"): "7", "1.3"; "6–8" when cells differ by
+        more than a tenth (within that, e.g. a pixel's rounding between cells, the middle)."""
+        def said(f: float) -> str:
+            return f"{f:.1f}" if f < 2 else f"{round(f)}"
+
+        if self.high <= 1.1 * self.low:
+            return said((self.low + self.high) / 2)
+        return f"{said(self.low)}–{said(self.high)}"
 
     @property
     def size_text(self) -> str:
