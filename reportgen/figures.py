@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from reportgen.figures_pixels import Enlargement, sharpen, whole_pixels
+
 PRINT_DPI = 160  # a figure's pixels per inch on paper: at least 150, with room for rounding
 PRINT_SCALE = 1.25  # a figure prints at 1.25x its matplotlib size (type ~10 pt at 8 pt in matplotlib)
 
@@ -49,17 +51,23 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def _print_box(fig) -> tuple[Any, float]:
+    """What the PNG holds: the figure's tight box (padded, in inches), and the dpi the printed
+    width needs, no more: a figure wider than the page body is shrunk to it, so it needs fewer
+    pixels per figure inch than a narrow one printed at full size."""
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(_pyplot().rcParams["savefig.pad_inches"])
+    return box, PRINT_DPI * printed_width_in(box.width) / box.width
+
+
+def _save(fig, path: Path, box_dpi: tuple[Any, float] | None = None) -> Path:
+    """``fig`` as an opaque PNG, written atomically: the (box, dpi) ``box_dpi`` or, by default,
+    the tight box at the dpi of :func:`_print_box`."""
     plt = _pyplot()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
-    # The dpi the printed width needs, no more: a figure wider than the page body is shrunk
-    # to it, so it needs fewer pixels per figure inch than a narrow one printed at full size.
-    width_in = fig.get_tightbbox(fig.canvas.get_renderer()).padded(
-        plt.rcParams["savefig.pad_inches"]).width
-    dpi = PRINT_DPI * printed_width_in(width_in) / width_in
+    box, dpi = box_dpi or ("tight", _print_box(fig)[1])
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", facecolor="white", dpi=dpi)
+    fig.savefig(buffer, format="png", facecolor="white", dpi=dpi, bbox_inches=box)
     plt.close(fig)
     # Opaque RGB: an alpha channel would become a second (soft-mask) image in the PDF. The
     # PNG's pHYs records the pixels per inch of its natural printed size (see print_ppi).
@@ -193,15 +201,20 @@ def _display(image: np.ndarray) -> tuple[np.ndarray, str | None]:
     return img, None
 
 
-def _draw_panel(ax, panel: Panel) -> None:
+def _draw_panel(ax, panel: Panel) -> list[Any]:
+    """Draw ``panel`` on ``ax``; return its pictures and maps (AxesImages), whose interpolation
+    :func:`reportgen.figures_pixels.sharpen` sets once the figure's size is known. Heat overlays
+    stay bilinear: a Grad-CAM map is a coarse map upsampled smooth on purpose."""
     ax.set_axis_off()
+    pixels = []
     if panel.image is not None and panel.overlay_kind != "map":
         img, cmap = _display(panel.image)
-        ax.imshow(img, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        pixels.append(ax.imshow(img, cmap=cmap, vmin=0, vmax=1, interpolation="nearest"))
     if panel.overlay is not None:
         data = np.asarray(panel.overlay, dtype=np.float32)
         if panel.overlay_kind == "map":
-            ax.imshow(data, cmap="inferno", vmin=0, vmax=max(float(data.max()), 1e-8))
+            pixels.append(ax.imshow(data, cmap="inferno", vmin=0, vmax=max(float(data.max()), 1e-8),
+                                    interpolation="nearest"))
         elif panel.overlay_kind == "heat":
             ax.imshow(data, cmap="jet", alpha=0.45, vmin=0, vmax=1, interpolation="bilinear")
         elif panel.overlay_kind == "signed":
@@ -220,6 +233,7 @@ def _draw_panel(ax, panel: Panel) -> None:
                   interpolation="nearest")
     if panel.title:
         ax.set_title(panel.title, fontsize=7)
+    return pixels
 
 
 # Print geometry (templates/style.css): A4 minus the @page margins, and the largest height a
@@ -261,16 +275,19 @@ def printed_size_mm(pixels: tuple[int, int], wide: bool = True,
 
 @dataclass
 class GridPart:
-    """One image of a grid split across pages: its file and which rows of the grid it holds."""
+    """One image of a grid split across pages: its file, which rows of the grid it holds, and
+    the sizes of its pictures drawn enlarged with nearest neighbour (for the caption)."""
 
     path: Path
     rows: range
+    enlarged: tuple[Enlargement, ...] = ()
 
 
 def _draw_grid(rows: list[list[Panel]], path: Path, column_titles: Sequence[str],
-               row_titles: Sequence[str], cell_inches: float, n_cols: int) -> Path:
+               row_titles: Sequence[str], cell_inches: float, n_cols: int) -> tuple[Enlargement, ...]:
     plt = _pyplot()
     n_rows = len(rows)
+    pixels = []
     fig, axes = plt.subplots(n_rows, n_cols, squeeze=False,
                              figsize=(cell_inches * n_cols + (0.5 if row_titles else 0),
                                       cell_inches * n_rows + (0.35 if column_titles else 0)))
@@ -278,7 +295,7 @@ def _draw_grid(rows: list[list[Panel]], path: Path, column_titles: Sequence[str]
         for j in range(n_cols):
             ax = axes[i][j]
             if j < len(row):
-                _draw_panel(ax, row[j])
+                pixels += _draw_panel(ax, row[j])
             else:
                 ax.set_axis_off()
     for j, title in enumerate(column_titles[:n_cols]):
@@ -288,7 +305,11 @@ def _draw_grid(rows: list[list[Panel]], path: Path, column_titles: Sequence[str]
         axes[i][0].text(-0.08, 0.5, title, transform=axes[i][0].transAxes, rotation=90,
                         ha="right", va="center", fontsize=7)
     fig.tight_layout(pad=0.3, h_pad=0.6, w_pad=0.3)
-    return _save(fig, path)
+    box, dpi = _print_box(fig)
+    box = whole_pixels(box, dpi)
+    enlarged = sharpen(pixels, fig, box, dpi)
+    _save(fig, path, (box, dpi))
+    return enlarged
 
 
 def _rows_per_part(n_cols: int, cell_inches: float, extra_width: float, header: float,
@@ -323,13 +344,14 @@ def _chunks(sizes: Sequence[int], limit: int) -> list[range]:
 
 
 def image_grid(rows: list[list[Panel]], path: Path, *, column_titles: Sequence[str] = (),
-               row_titles: Sequence[str] = (), cell_inches: float = 1.55) -> Path:
+               row_titles: Sequence[str] = (), cell_inches: float = 1.55) -> GridPart:
     """A grid of image panels (rows × columns; empty trailing cells are left blank) as one image,
     for grids whose height is bounded (square filter grids, example strips); the print
     stylesheet shrinks it to the page if it were taller. Grids that grow with a parameter
-    (one row per image) use :func:`grid_parts`."""
+    (one row per image) use :func:`grid_parts`. Returns it as the one part of its grid."""
     n_cols = max(len(r) for r in rows)
-    return _draw_grid(rows, path, column_titles, row_titles, cell_inches, n_cols)
+    return GridPart(path, range(len(rows)),
+                    _draw_grid(rows, path, column_titles, row_titles, cell_inches, n_cols))
 
 
 def grid_parts(rows: list[list[Panel]], path: Path, *, column_titles: Sequence[str] = (),
@@ -350,15 +372,15 @@ def grid_parts(rows: list[list[Panel]], path: Path, *, column_titles: Sequence[s
     while pending:
         span = pending.pop(0)
         part = path if not parts else path.with_name(f"{path.stem}.part{len(parts) + 1}{path.suffix}")
-        _draw_grid(rows[span.start:span.stop], part, column_titles, list(row_titles)[span.start:span.stop],
-                   cell_inches, n_cols)
+        enlarged = _draw_grid(rows[span.start:span.stop], part, column_titles,
+                              list(row_titles)[span.start:span.stop], cell_inches, n_cols)
         with Image.open(part) as image:
             too_tall = printed_size_mm(image.size, wide, print_ppi(image.info))[1] > FIGURE_MAX_HEIGHT_MM
         if too_tall and len(span) > 1:  # the estimate missed (long titles): halve and redraw
             half = span.start + len(span) // 2
             pending[:0] = [range(span.start, half), range(half, span.stop)]
             continue
-        parts.append(GridPart(part, span))
+        parts.append(GridPart(part, span, enlarged))
     for stale in path.parent.glob(f"{path.stem}.part*{path.suffix}"):  # parts of an earlier build
         if stale not in {p.path for p in parts}:
             stale.unlink()

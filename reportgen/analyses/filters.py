@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from reportgen import figures
+from reportgen.analyses._figure_parts import with_pixels
 from reportgen.analyses.base import Analysis, AnalysisContext, AnalysisResult, Figure, Msg, Params
 from reportgen.analyses.registry import register
 from reportgen.figures import Panel
@@ -55,23 +56,24 @@ class Filters(Analysis):
                      for v in (0.0, 255.0))
         patterns = filter_visualization(ctx.model, layer, list(range(count)), steps=params.steps,
                                         seed=ctx.seed, value_range=(min(low, high), max(low, high)))
-        pattern_path = figures.image_grid(
+        patterns_part = figures.image_grid(
             _square([Panel(p, title=f"#{i}") for i, p in enumerate(patterns)]),
             ctx.figure_path("filters"), cell_inches=1.1)
         feature_panels = [Panel(ctx.images[params.image_index], title=ctx.label("Input"))]
         feature_panels += [Panel(None, maps[..., i], "map", title=f"#{i}") for i in range(count)]
-        maps_path = figures.image_grid(_square(feature_panels), ctx.figure_path("feature_maps"),
+        maps_part = figures.image_grid(_square(feature_panels), ctx.figure_path("feature_maps"),
                                        cell_inches=1.1)
         return AnalysisResult(
             metrics={"layer": layer, "filters": count, "steps": params.steps,
                      "feature_map_shape": list(maps.shape),
                      "mean_activation": [float(np.mean(maps[..., i])) for i in range(count)]},
             figures=[
-                Figure(pattern_path, Msg("Input patterns that maximise the mean activation of the first "
-                                         "{count} filters of layer {layer} ({steps} gradient-ascent steps, "
-                                         "all filters optimised as one batch).",
-                                         {"count": count, "layer": layer, "steps": params.steps})),
-                Figure(maps_path, Msg("Feature maps (filter outputs) of layer {layer} for one test image "
-                                      "(top left); brighter means stronger activation.", {"layer": layer})),
+                Figure(patterns_part.path, with_pixels(Msg(
+                    "Input patterns that maximise the mean activation of the first {count} filters of "
+                    "layer {layer} ({steps} gradient-ascent steps, all filters optimised as one batch).",
+                    {"count": count, "layer": layer, "steps": params.steps}), [patterns_part])),
+                Figure(maps_part.path, with_pixels(Msg(
+                    "Feature maps (filter outputs) of layer {layer} for one test image (top left); "
+                    "brighter means stronger activation.", {"layer": layer}), [maps_part])),
             ],
         )
