@@ -93,3 +93,26 @@ def short_pages(pdf_path: str | Path, minimum: float = 1 / 3) -> list[PageFill]:
     """Pages less than ``minimum`` full that are neither the cover (page 1) nor a chapter end."""
     return [p for p in page_fill(pdf_path)
             if p.fill < minimum and p.number > 1 and not p.chapter_end]
+
+
+def body_top_text(pdf_path: str | Path, page_number: int, depth_mm: float = 25.0) -> str:
+    """The text in the top ``depth_mm`` of page ``page_number``'s body (below the running
+    header): where a chapter's heading must be on the page that opens the chapter."""
+    import pypdfium2
+
+    margin_top = page_margins_mm()[0]
+    document = pypdfium2.PdfDocument(str(pdf_path))
+    try:
+        page = document[page_number - 1]
+        left, _, right, top = page.get_mediabox()
+        body_top = top - margin_top * MM
+        textpage = page.get_textpage()
+        try:
+            text = textpage.get_text_bounded(left=left, bottom=body_top - depth_mm * MM, right=right,
+                                             top=body_top)
+        finally:
+            textpage.close()
+            page.close()
+    finally:
+        document.close()
+    return " ".join(text.split())

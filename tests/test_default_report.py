@@ -27,7 +27,7 @@ def default_build(tmp_path_factory):
     root = tmp_path_factory.mktemp("default")
     manifest = root / "experiments.toml"
     shutil.copy(ROOT / "experiments.toml", manifest)
-    done = run_reportgen("build", manifest, "-q", timeout=900)
+    done = run_reportgen("build", manifest, "-q", timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
     out = root / "out"
     return {"manifest": load_manifest(manifest), "out": out,
@@ -178,6 +178,22 @@ def test_no_page_is_less_than_a_third_full_except_the_cover_and_chapter_ends(def
     assert len(chapters) == 1 + len(manifest.report.questions) + len(manifest.experiments) + 1, chapters
     short = short_pages(pdf)
     assert short == [], [(p.number, round(p.fill, 2), p.chapter) for p in short]
+
+
+def test_every_chapter_opens_a_page_with_its_heading(default_build):
+    """Each question, experiment and the comparison starts on a new page, its heading first (the
+    first experiment once followed the last question on the same page)."""
+    from tests.page_fill import body_top_text, page_fill
+
+    manifest = default_build["manifest"]
+    headings = ([f"Question {q.number}" for q in manifest.report.questions]
+                + [f"Experiment {e.name}" for e in manifest.experiments] + ["Comparison of experiments"])
+    pages = page_fill(default_build["out"] / "report.pdf")
+    openings = [p.number for p, before in zip(pages[1:], pages) if p.chapter != before.chapter and p.chapter]
+    assert len(openings) == len(headings)
+    for number, heading in zip(openings, headings):
+        top = body_top_text(default_build["out"] / "report.pdf", number)
+        assert heading in top, (number, heading, top)
 
 
 @pytest.mark.parametrize("experiment", ["digits_plain", "fer_on_photos"])
