@@ -210,7 +210,8 @@ def test_print_media_hides_the_toggle_and_shows_both_languages(page):
     assert breaks and set(breaks) == {"avoid"}, breaks
     # A setup table may break, between rows only (a transfer chain's is long).
     computed = "els => els.map(e => getComputedStyle(e).breakInside)"
-    tables, rows = (page.eval_on_selector_all(selector, computed) for selector in ("table.setup", "table.setup tr"))
+    tables, rows = (page.eval_on_selector_all(selector, computed)
+                    for selector in ("table.setup", "table.setup tr"))
     assert tables and set(tables) == {"auto"} and set(rows) == {"avoid"}, (tables, rows)
     text = _visible_text(page)
     for zh, en in PAIRS:
