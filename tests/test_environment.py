@@ -172,7 +172,7 @@ def test_the_gate_names_what_changed_in_the_environment(tmp_path):
                                      "McNemar p = ")
     lock_now = "locks/cpu.txt sha256:" + current["lock"]["sha256"][:12] if current["lock"] else "—"
     for line in regressions:
-        assert line.endswith(f"); Keras 3.15.0 → {current['keras']} and Lock file locks/cpu.txt "
+        assert line.endswith(f"); Keras 3.15.0 → {current['keras']} and the lock file locks/cpu.txt "
                              f"sha256:{'ab' * 6} → {lock_now} changed in between")
     metrics = section.result.metrics
     assert metrics["environment_changes"] == [
@@ -180,7 +180,7 @@ def test_the_gate_names_what_changed_in_the_environment(tmp_path):
         {"entry": "lock", "previous": before["lock"], "now": current["lock"]}]
     note = translate_msg(section.result.notes[-1], "en")
     assert note == (f"Changed in the environment since the previous run: Keras 3.15.0 → "
-                    f"{current['keras']}; Lock file locks/cpu.txt sha256:{'ab' * 6} → {lock_now}.")
+                    f"{current['keras']}; the lock file locks/cpu.txt sha256:{'ab' * 6} → {lock_now}.")
     assert translate_msg(section.result.notes[-1], "zh-TW").count("→") == 2
 
     # The same environment: said once, and the regression line has nothing to add.

@@ -33,7 +33,9 @@ def environment_changes(before: Any, now: Any) -> list[dict[str, Any]] | None:
 
 def _piece(change: dict[str, Any]) -> Msg:
     key = change["entry"]
-    return Msg("{entry} {previous} → {now}", {"entry": label(key),
+    # Inside a sentence the lock file is a common noun (the table's row label is capitalised).
+    entry = Msg("the lock file") if key == "lock" else label(key)
+    return Msg("{entry} {previous} → {now}", {"entry": entry,
                                                "previous": display(key, {key: change["previous"]}),
                                                "now": display(key, {key: change["now"]})})
 
