@@ -201,12 +201,12 @@ def _display(image: np.ndarray) -> tuple[np.ndarray, str | None]:
     return img, None
 
 
-def _draw_panel(ax, panel: Panel) -> list[Any]:
-    """Draw ``panel`` on ``ax``; return its pictures and maps (AxesImages), whose interpolation
-    :func:`reportgen.figures_pixels.sharpen` sets once the figure's size is known. Heat overlays
-    stay bilinear: a Grad-CAM map is a coarse map upsampled smooth on purpose."""
+def _draw_panel(ax, panel: Panel) -> tuple[list[Any], list[Any]]:
+    """Draw ``panel`` on ``ax``; return its pictures and maps, and its pixel overlays (AxesImages),
+    whose interpolation :func:`reportgen.figures_pixels.sharpen` sets once the figure's size is
+    known. Heat overlays stay bilinear: a Grad-CAM map is a coarse map upsampled smooth on purpose."""
     ax.set_axis_off()
-    pixels = []
+    pixels, overlays = [], []
     if panel.image is not None and panel.overlay_kind != "map":
         img, cmap = _display(panel.image)
         pixels.append(ax.imshow(img, cmap=cmap, vmin=0, vmax=1, interpolation="nearest"))
@@ -219,21 +219,22 @@ def _draw_panel(ax, panel: Panel) -> list[Any]:
             ax.imshow(data, cmap="jet", alpha=0.45, vmin=0, vmax=1, interpolation="bilinear")
         elif panel.overlay_kind == "signed":
             bound = max(float(np.abs(data).max()), 1e-8)
-            ax.imshow(data, cmap="RdBu_r", alpha=0.6, vmin=-bound, vmax=bound, interpolation="nearest")
+            overlays.append(ax.imshow(data, cmap="RdBu_r", alpha=0.6, vmin=-bound, vmax=bound,
+                                      interpolation="nearest"))
         elif panel.overlay_kind == "mask":
             rgba = np.zeros((*data.shape, 4), dtype=np.float32)
             rgba[data > 0] = (0.1, 0.8, 0.1, 0.5)
             rgba[data < 0] = (0.9, 0.1, 0.1, 0.5)
-            ax.imshow(rgba, interpolation="nearest")
+            overlays.append(ax.imshow(rgba, interpolation="nearest"))
     if panel.segments is not None:
         from skimage.segmentation import find_boundaries
 
         edges = find_boundaries(panel.segments, mode="inner").astype(np.float32)
-        ax.imshow(np.ma.masked_where(edges == 0, edges), cmap="autumn", alpha=0.7,
-                  interpolation="nearest")
+        overlays.append(ax.imshow(np.ma.masked_where(edges == 0, edges), cmap="autumn", alpha=0.7,
+                                  interpolation="nearest"))
     if panel.title:
         ax.set_title(panel.title, fontsize=7)
-    return pixels
+    return pixels, overlays
 
 
 # Print geometry (templates/style.css): A4 minus the @page margins, and the largest height a
@@ -287,7 +288,7 @@ def _draw_grid(rows: list[list[Panel]], path: Path, column_titles: Sequence[str]
                row_titles: Sequence[str], cell_inches: float, n_cols: int) -> tuple[Enlargement, ...]:
     plt = _pyplot()
     n_rows = len(rows)
-    pixels = []
+    pixels, overlays = [], []
     fig, axes = plt.subplots(n_rows, n_cols, squeeze=False,
                              figsize=(cell_inches * n_cols + (0.5 if row_titles else 0),
                                       cell_inches * n_rows + (0.35 if column_titles else 0)))
@@ -295,7 +296,9 @@ def _draw_grid(rows: list[list[Panel]], path: Path, column_titles: Sequence[str]
         for j in range(n_cols):
             ax = axes[i][j]
             if j < len(row):
-                pixels += _draw_panel(ax, row[j])
+                drawn, over = _draw_panel(ax, row[j])
+                pixels += drawn
+                overlays += over
             else:
                 ax.set_axis_off()
     for j, title in enumerate(column_titles[:n_cols]):
@@ -307,7 +310,7 @@ def _draw_grid(rows: list[list[Panel]], path: Path, column_titles: Sequence[str]
     fig.tight_layout(pad=0.3, h_pad=0.6, w_pad=0.3)
     box, dpi = _print_box(fig)
     box = whole_pixels(box, dpi)
-    enlarged = sharpen(pixels, fig, box, dpi)
+    enlarged = sharpen(pixels, fig, box, dpi, overlays)
     _save(fig, path, (box, dpi))
     return enlarged
 

@@ -80,13 +80,17 @@ def _repeated(data: Any, height: int, width: int) -> Any:
     return data[rows][:, columns]
 
 
-def sharpen(images: Sequence[Any], fig: Any, box: Any, dpi: float) -> tuple[Enlargement, ...]:
+def sharpen(images: Sequence[Any], fig: Any, box: Any, dpi: float,
+            overlays: Sequence[Any] = ()) -> tuple[Enlargement, ...]:
     """Set each AxesImage of ``images`` (pictures and maps, not smooth heat overlays) to nearest
     neighbour, snapped to whole pixels, when the PNG (``box`` at ``dpi``) enlarges it, to
-    antialiasing when it shrinks it; return the enlargements by source size, in drawing order."""
+    antialiasing when it shrinks it; return the enlargements by source size, in drawing order.
+    ``overlays`` (LIME masks, superpixel borders, signed maps drawn over a picture) are set the
+    same way, so their squares match the picture's, but are not counted for the caption."""
     fig_width_in = fig.get_size_inches()[0]
     factors: dict[tuple[int, int], list[float]] = {}
-    for image in images:
+    counted = {id(image) for image in images}
+    for image in [*images, *overlays]:
         image.axes.apply_aspect()  # an equal-aspect picture shrinks its axes box to the picture
         height, width = image.get_array().shape[:2]
         # imshow sets the limits to the picture, so the axes box is the drawn picture.
@@ -98,7 +102,7 @@ def sharpen(images: Sequence[Any], fig: Any, box: Any, dpi: float) -> tuple[Enla
         image.set_data(_repeated(image.get_array(), drawn_height, drawn_width))  # same extent
         image.set_interpolation("nearest")  # now one to one
         factor = drawn_width / width
-        if factor >= SAID_FROM:
+        if factor >= SAID_FROM and id(image) in counted:
             factors.setdefault((height, width), []).append(factor)
     return tuple(Enlargement(size, min(f), max(f)) for size, f in factors.items())
 

@@ -57,6 +57,26 @@ def square_edges(region: np.ndarray) -> tuple[list[int], list[int]]:
     return list(along_x.pop()), list(along_y.pop())
 
 
+@pytest.mark.parametrize("kind", ["mask", "signed"])
+@pytest.mark.parametrize("n, cell_inches", [(8, 1.1), (32, 1.1), (32, 1.55)])
+def test_an_overlay_keeps_the_squares_of_its_picture_and_is_not_captioned(tmp_path, kind, n, cell_inches):
+    """A LIME mask or a signed map over a picture with the same squares: every source pixel is
+    still one flat colour with straight edges (the overlay is snapped with its picture: left to
+    Agg, its edges fall a pixel off the picture's), and the caption counts the picture once,
+    not the overlay as a second image."""
+    board = (np.indices((n, n)).sum(axis=0) % 2).astype(np.float32) * 2 - 1  # ±1 squares
+    picture = np.where(board > 0, 40, 215).astype(np.uint8)[..., None]
+    [part] = figures.grid_parts([[Panel(picture, board, kind)]], tmp_path / "overlay.png",
+                                cell_inches=cell_inches)
+    png = pixels(part.path)
+    [(top, bottom, left, right)] = panel_boxes(png)
+    region = png[top:bottom, left:right]
+    assert len({tuple(c) for c in region.reshape(-1, 3)}) == 2  # two blends, no third colour
+    xs, ys = square_edges(region)
+    assert len(xs) == len(ys) == n - 1
+    assert [e.size for e in part.enlarged] == [(n, n)]
+
+
 @pytest.mark.parametrize("n, cell_inches", [(8, 1.1), (32, 1.55), (64, 0.75)],
                          ids=["8x8-filters-cell", "32x32-default-cell", "64x64-about-2x"])
 def test_a_small_checkerboard_is_drawn_as_flat_squares(tmp_path, n, cell_inches):
