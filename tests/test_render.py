@@ -190,3 +190,22 @@ def test_pdf_prints_every_figure_at_150_dpi_or_more_with_its_own_pixels(out):
     assert len(placed) == len(sources)
     assert min(placed) >= 150, placed
     assert max(placed) < 250, placed  # no figure far sharper than print needs (file size, speed)
+
+
+def test_material_two_questions_cite_is_drawn_under_the_first(out):
+    """A second question citing the same analysis and discussion links to the first question,
+    and the chapter links there too: one copy of each figure in the whole report."""
+    manifest = out / "experiments.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        "[[datasets]]", '[[report.questions]]\nnumber = "2(a)"\nprompt = { "zh-TW" = "再看一次。", '
+        'en = "Look again." }\nanswers = ["faces.confusion_matrix", "faces"]\n\n[[datasets]]', 1),
+        encoding="utf-8")
+    render_folder(out)
+    soup = _soup(out)
+    second = soup.select_one("#question-2\\(a\\)")
+    links = [a["href"] for a in second.select("p.shown-under a")]
+    assert links == ["#question-1", "#question-1"]  # the analysis and the discussion
+    assert not second.select("figure, table, ul.notes")
+    assert soup.select_one("#question-1 figure") is not None
+    assert len(soup.select("figure img")) == 1
+    assert [a["href"] for a in soup.select("#faces p.shown-under a")] == ["#question-1", "#question-1"]
