@@ -55,7 +55,12 @@ class Lime(Analysis):
                                   num_samples=params.num_samples, num_features=params.num_features,
                                   seed=ctx.seed)
             seconds.append(time.perf_counter() - start)
-            first = image_name(ctx, i) if face_of(ctx, i) else ctx.label("Input")
+            if face_of(ctx, i):
+                first = image_name(ctx, i)
+            elif ctx.labelled:  # what the row explains: e.g. one face per expression
+                first = ctx.label("True class: {cls}", cls=ctx.classes[ctx.y_true[i]])
+            else:
+                first = ctx.label("Input")
             row = [Panel(ctx.images[i], title=first, segments=result.segments)]
             row += [Panel(ctx.images[i], result.masks[int(c)], "mask",
                           title=f"{ctx.classes[c]} {ctx.test_probabilities[i, c]:.2f}") for c in order]
