@@ -58,7 +58,7 @@ class Lime(Analysis):
             if face_of(ctx, i):
                 first = image_name(ctx, i)
             elif ctx.labelled:  # what the row explains: e.g. one face per expression
-                first = ctx.label("True class: {cls}", cls=ctx.classes[ctx.y_true[i]])
+                first = ctx.label("True: {cls}", cls=ctx.classes[ctx.y_true[i]])
             else:
                 first = ctx.label("Input")
             row = [Panel(ctx.images[i], title=first, segments=result.segments)]
