@@ -61,12 +61,14 @@ def _question_views(report: ReportSpec, experiments: list[dict[str, Any]],
 def _mark_shown(questions: list[dict[str, Any]]) -> None:
     """Material a question shows is drawn there once: its place in the chapters keeps its heading
     and number and points to the question (``shown_in``), so nothing is printed twice."""
+    places = {"analysis": ("analysis", "shown_in"), "discussion": ("experiment", "discussion_shown_in")}
     for q in questions:
         for part in q["parts"]:
-            item = part.get("analysis") or (part["experiment"] if part["kind"] == "discussion" else None)
-            key = "discussion_shown_in" if part["kind"] == "discussion" else "shown_in"
-            if item is not None and item.get(key) is None:
-                item[key] = {"number": q["number"], "anchor": q["anchor"]}
+            if part["kind"] not in places:  # a failed experiment: nothing drawn
+                continue
+            item_key, key = places[part["kind"]]
+            if part[item_key][key] is None:  # the first question citing it shows it
+                part[item_key][key] = {"number": q["number"], "anchor": q["anchor"]}
 
 
 def _experiment_view(record: dict[str, Any], number: int) -> dict[str, Any]:
